@@ -1,0 +1,89 @@
+"""Shared pieces of every resource: the strict base schema, list arguments and the list envelope."""
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from torc.api.errors import unprocessable
+
+BASE_PATH = "/torc-service/v1"
+
+#: Upstream caps a page at 10,000 records (MAX_RECORD_TRANSFER_COUNT); larger limits are capped.
+MAX_LIMIT = 10_000
+
+
+class ApiSchema(ma.Schema):
+    """Request bodies reject unknown fields: a typo must not be silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class PageArgs(ma.Schema):
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(
+        load_default=MAX_LIMIT,
+        validate=validate.Range(min=0),
+        metadata={"description": f"Page size; values above {MAX_LIMIT} are capped to {MAX_LIMIT}."},
+    )
+
+
+class ListArgs(PageArgs):
+    sort_by = fields.String(metadata={"description": "Field of the item to sort by (default: id)."})
+    reverse_sort = fields.Boolean(load_default=False)
+
+
+class WorkflowListArgs(ListArgs):
+    workflow_id = fields.Integer(required=True)
+
+
+class DeleteCountResponse(ApiSchema):
+    count = fields.Integer(required=True, metadata={"description": "Number of records deleted"})
+
+
+def envelope(name: str, item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """The upstream list envelope ``{items, offset, max_limit, count, total_count, has_more}``."""
+    return type(
+        name,
+        (ApiSchema,),
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "offset": fields.Integer(required=True),
+            "max_limit": fields.Integer(required=True),
+            "count": fields.Integer(required=True),
+            "total_count": fields.Integer(required=True),
+            "has_more": fields.Boolean(required=True),
+        },
+    )
+
+
+def sort_field(model, name: str | None):
+    """The model field behind an API field name (``workflow_id`` → ``workflow``), or 422."""
+    if not name:
+        return model._meta.primary_key
+    field = model._meta.combined.get(name)
+    if field is None:
+        unprocessable(f"cannot sort by unknown field {name!r}", "sort_by")
+    return field
+
+
+def paginate(query, args: dict, model, decorate=None) -> dict:
+    """One page of ``query`` in the list envelope, sorted by ``sort_by`` then id for stability."""
+    offset = args.get("offset", 0)
+    limit = min(args.get("limit", MAX_LIMIT), MAX_LIMIT)
+    total = query.count()
+    key = sort_field(model, args.get("sort_by"))
+    pk = model._meta.primary_key
+    order = [key.desc() if args.get("reverse_sort") else key.asc()]
+    if key is not pk and not isinstance(pk, type(None)) and hasattr(pk, "asc"):
+        order.append(pk.asc())
+    items = list(query.order_by(*order).offset(offset).limit(limit)) if limit else []
+    if decorate:
+        decorate(items)
+    return {
+        "items": items,
+        "offset": offset,
+        "max_limit": MAX_LIMIT,
+        "count": len(items),
+        "total_count": total,
+        "has_more": offset + len(items) < total,
+    }

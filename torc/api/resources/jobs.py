@@ -1,0 +1,272 @@
+"""Jobs: CRUD and set-based bulk creation.
+
+A job's relationships (the jobs it waits for, the files and user data it reads and writes) live in
+join tables; :func:`insert_jobs` writes a whole batch of jobs and their relationships with a
+handful of multi-row statements whatever the batch size.
+"""
+
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from peewee import chunked
+
+from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
+from torc.api.crud import Crud, check_references, register_crud, workflow_or_404
+from torc.api.errors import unprocessable
+from torc.api.fields import JobStatusField
+from torc.db.connection import write_transaction
+from torc.db.models import (
+    FailureHandler,
+    File,
+    Job,
+    JobDependsOn,
+    JobInputFile,
+    JobInputUserData,
+    JobOutputFile,
+    JobOutputUserData,
+    ResourceRequirements,
+    SlurmScheduler,
+    UserData,
+)
+from torc.status import JobStatus
+
+blp = Blueprint("jobs", __name__, url_prefix=BASE_PATH, description="Jobs: commands and their relationships")
+
+#: Rows per multi-row INSERT: stays under SQLite's bound-variable limit for every table here.
+INSERT_CHUNK = 2000
+
+#: API list field → (join model, column naming the other side, model the ids must belong to).
+RELATIONSHIPS = {
+    "depends_on_job_ids": (JobDependsOn, "depends_on_job", Job),
+    "input_file_ids": (JobInputFile, "file", File),
+    "output_file_ids": (JobOutputFile, "file", File),
+    "input_user_data_ids": (JobInputUserData, "user_data", UserData),
+    "output_user_data_ids": (JobOutputUserData, "user_data", UserData),
+}
+
+SCALAR_REFERENCES = {
+    "resource_requirements_id": ResourceRequirements,
+    "scheduler_id": SlurmScheduler,
+    "failure_handler_id": FailureHandler,
+}
+
+#: Statuses a client may give a job it creates; every other status is reached through the engine.
+CREATABLE_STATUSES = {JobStatus.UNINITIALIZED, JobStatus.DISABLED}
+
+
+class JobModel(ApiSchema):
+    id = fields.Integer()
+    workflow_id = fields.Integer(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "Name of the job"})
+    command = fields.String(required=True, metadata={"description": "Command line run with bash -c"})
+    invocation_script = fields.String(allow_none=True, metadata={"description": "Prefix of the command, e.g. a wrapper"})
+    status = JobStatusField(metadata={"description": "Status of the job; managed by torc."})
+    cancel_on_blocking_job_failure = fields.Boolean(metadata={"doc_default": True})
+    supports_termination = fields.Boolean(metadata={"doc_default": False})
+    depends_on_job_ids = fields.List(fields.Integer(), allow_none=True)
+    input_file_ids = fields.List(fields.Integer(), allow_none=True)
+    output_file_ids = fields.List(fields.Integer(), allow_none=True)
+    input_user_data_ids = fields.List(fields.Integer(), allow_none=True)
+    output_user_data_ids = fields.List(fields.Integer(), allow_none=True)
+    resource_requirements_id = fields.Integer(allow_none=True)
+    scheduler_id = fields.Integer(allow_none=True)
+    failure_handler_id = fields.Integer(allow_none=True)
+    attempt_id = fields.Integer(dump_default=1, validate=validate.Range(min=1))
+
+
+class JobsModel(ApiSchema):
+    jobs = fields.List(fields.Nested(JobModel), required=True, validate=validate.Length(min=1))
+
+
+class CreateJobsResponse(ApiSchema):
+    jobs = fields.List(fields.Nested(JobModel))
+
+
+class ListJobsArgs(WorkflowListArgs):
+    status = JobStatusField()
+    needs_file_id = fields.Integer(metadata={"description": "Only jobs that read this file"})
+    upstream_job_id = fields.Integer(metadata={"description": "Only jobs that wait for this job"})
+    include_relationships = fields.Boolean(load_default=False)
+    active_compute_node_id = fields.Integer()
+
+
+def attach_relationships(jobs) -> None:
+    """Fill the five id lists of each job with one query per relationship table."""
+    ids = [job.id for job in jobs]
+    for attr in RELATIONSHIPS:
+        for job in jobs:
+            setattr(job, attr, [])
+    if not ids:
+        return
+    by_id = {job.id: job for job in jobs}
+    for attr, (join, other, _) in RELATIONSHIPS.items():
+        column = getattr(join, other)
+        for chunk in chunked(ids, INSERT_CHUNK):
+            rows = join.select(join.job, column).where(join.job.in_(chunk)).order_by(column).tuples()
+            for job_id, other_id in rows:
+                getattr(by_id[job_id], attr).append(other_id)
+
+
+def _check_status_on_create(job: dict) -> None:
+    status = job.get("status", JobStatus.UNINITIALIZED)
+    if status not in CREATABLE_STATUSES:
+        unprocessable(f"a new job must be uninitialized or disabled, not {JobStatus(status).label}", "status")
+
+
+def insert_jobs(workflow_id: int, jobs: list[dict]) -> list[int]:
+    """Insert validated jobs of one workflow and their relationships; return the new ids in order.
+
+    Must run inside a write transaction. References are checked for the whole batch at once.
+    """
+    default_rr = (
+        ResourceRequirements.select(ResourceRequirements.id)
+        .where(ResourceRequirements.workflow == workflow_id, ResourceRequirements.name == "default")
+        .scalar()
+    )
+    for name, model in {**SCALAR_REFERENCES, **{k: v[2] for k, v in RELATIONSHIPS.items()}}.items():
+        values = []
+        for job in jobs:
+            value = job.get(name)
+            values.extend(value if isinstance(value, list) else [value] if value is not None else [])
+        check_references({name: model}, {name: values}, workflow_id)
+    rows = []
+    for job in jobs:
+        _check_status_on_create(job)
+        row = {k: v for k, v in job.items() if k not in RELATIONSHIPS and k != "id"}
+        row["workflow_id"] = workflow_id
+        if row.get("resource_requirements_id") is None:
+            row["resource_requirements_id"] = default_rr
+        rows.append(row)
+    new_ids = []
+    for chunk in _uniform_chunks(rows):
+        new_ids.extend(row.id for row in Job.insert_many(chunk).returning(Job.id).execute())
+    for attr, (join, other, _) in RELATIONSHIPS.items():
+        links = [
+            {"job": job_id, other: other_id, "workflow": workflow_id}
+            for job_id, job in zip(new_ids, jobs)
+            for other_id in dict.fromkeys(job.get(attr) or [])
+        ]
+        for chunk in chunked(links, INSERT_CHUNK):
+            join.insert_many(chunk).execute()
+    return new_ids
+
+
+def _uniform_chunks(rows: list[dict]):
+    """Multi-row INSERTs need the same columns in every row: group rows by their key set."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    if len(groups) == 1:
+        yield from chunked(rows, INSERT_CHUNK)
+        return
+    # Keep the caller's order of ids: fill every row with every column, using model defaults.
+    columns = set().union(*groups)
+    defaults = {name: Job._meta.fields[_field_name(name)].default for name in columns}
+    full = [{name: row.get(name, defaults[name]) for name in columns} for row in rows]
+    yield from chunked(full, INSERT_CHUNK)
+
+
+def _field_name(api_name: str) -> str:
+    field = Job._meta.combined[api_name]
+    return field.name
+
+
+def replace_relationships(job: Job, values: dict) -> None:
+    """PUT with a relationship list replaces that relationship set of the job."""
+    for attr, new_ids in values.items():
+        if new_ids is None:
+            continue
+        join, other, _ = RELATIONSHIPS[attr]
+        join.delete().where(join.job == job.id).execute()
+        links = [{"job": job.id, other: other_id, "workflow": job.workflow_id} for other_id in dict.fromkeys(new_ids)]
+        for chunk in chunked(links, INSERT_CHUNK):
+            join.insert_many(chunk).execute()
+
+
+def _prepare(data: dict, existing) -> None:
+    if existing is None:
+        return
+    if "status" in data and data["status"] != existing.status:
+        unprocessable("a job's status is managed by torc; use manage_status_change or complete_job", "status")
+    data.pop("status", None)
+    if data.get("resource_requirements_id", 0) is None:
+        unprocessable("a job always has resource requirements (omit the field to keep them)", "resource_requirements_id")
+
+
+def _after_write(job: Job, extra: dict, created: bool) -> None:
+    if job.id in (extra.get("depends_on_job_ids") or []):
+        unprocessable("a job cannot depend on itself", "depends_on_job_ids")
+    replace_relationships(job, extra)
+
+
+def _filters(query, args):
+    if "status" in args:
+        query = query.where(Job.status == args["status"])
+    if "needs_file_id" in args:
+        query = query.where(Job.id.in_(JobInputFile.select(JobInputFile.job).where(JobInputFile.file == args["needs_file_id"])))
+    if "upstream_job_id" in args:
+        query = query.where(
+            Job.id.in_(JobDependsOn.select(JobDependsOn.job).where(JobDependsOn.depends_on_job == args["upstream_job_id"]))
+        )
+    if "active_compute_node_id" in args:
+        query = query.where(Job.active_compute_node == args["active_compute_node_id"])
+    return query
+
+
+def _create_one(data: dict) -> Job:
+    """POST /jobs goes through the same set-based path as bulk creation."""
+    workflow_or_404(data["workflow_id"])
+    (new_id,) = insert_jobs(data["workflow_id"], [data])
+    return Job.get_by_id(new_id)
+
+
+CRUD = Crud(
+    kind="job",
+    model=Job,
+    schema=JobModel,
+    path="/jobs",
+    op_ids={"list": "list_jobs", "get": "get_job", "update": "update_job", "delete": "delete_job", "delete_all": "delete_jobs"},
+    list_response="ListJobsResponse",
+    list_args=ListJobsArgs,
+    filters=_filters,
+    references={**SCALAR_REFERENCES, **{k: v[2] for k, v in RELATIONSHIPS.items()}},
+    extra_fields=tuple(RELATIONSHIPS),
+    prepare=_prepare,
+    after_write=_after_write,
+    decorate=attach_relationships,
+)
+register_crud(blp, CRUD)
+
+
+@blp.route("/jobs", methods=["POST"], endpoint="create_job")
+@blp.arguments(JobModel)
+@blp.response(200, JobModel)
+@blp.doc(operationId="create_job", summary="Create a job (status uninitialized unless given as disabled).")
+def create_job(data):
+    with write_transaction():
+        job = _create_one(data)
+    attach_relationships([job])
+    return job
+
+
+@blp.route("/bulk_jobs", methods=["POST"], endpoint="create_jobs")
+@blp.arguments(JobsModel)
+@blp.response(200, CreateJobsResponse)
+@blp.doc(
+    operationId="create_jobs",
+    summary="Create many jobs of one workflow in one transaction (all or none).",
+)
+def create_jobs(data):
+    jobs = data["jobs"]
+    workflow_ids = {job["workflow_id"] for job in jobs}
+    if len(workflow_ids) != 1:
+        unprocessable(f"all jobs of a batch must belong to one workflow, got {sorted(workflow_ids)}", "jobs")
+    (workflow_id,) = workflow_ids
+    with write_transaction():
+        workflow_or_404(workflow_id)
+        new_ids = insert_jobs(workflow_id, jobs)
+    created = []
+    for chunk in chunked(new_ids, INSERT_CHUNK):
+        created.extend(Job.select().where(Job.id.in_(chunk)).order_by(Job.id))
+    attach_relationships(created)
+    return {"jobs": created}
+

@@ -1,0 +1,34 @@
+"""Service endpoints: liveness and the API version."""
+
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from torc import __version__
+from torc.api.base import BASE_PATH, ApiSchema
+from torc.api_version import API_VERSION
+
+blp = Blueprint("system", __name__, url_prefix=BASE_PATH, description="Service liveness and version")
+
+
+class PingResponse(ApiSchema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class VersionResponse(ApiSchema):
+    version = fields.String(required=True, metadata={"description": "HTTP API version (semantic version)"})
+    api_version = fields.String(required=True, metadata={"description": "Same as version"})
+    server_version = fields.String(required=True, metadata={"description": "Version of the torc package serving the API"})
+
+
+@blp.route("/ping", methods=["GET"], endpoint="ping")
+@blp.response(200, PingResponse)
+@blp.doc(operationId="ping", summary="Check that the server answers.")
+def ping():
+    return {"status": "ok"}
+
+
+@blp.route("/version", methods=["GET"], endpoint="get_version")
+@blp.response(200, VersionResponse)
+@blp.doc(operationId="get_version", summary="The HTTP API version the server speaks.")
+def get_version():
+    return {"version": API_VERSION, "api_version": API_VERSION, "server_version": __version__}

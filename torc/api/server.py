@@ -1,0 +1,69 @@
+"""Serving the app with gunicorn.
+
+Why gunicorn: pre-forked worker processes use both cores of a login node for the JSON and SQL
+work (the GIL limits one process), its ``gthread`` workers keep many idle long-poll claims open
+cheaply, and it shuts down gracefully on SIGTERM (in-flight requests finish). waitress is a single
+process and cannot use more than one core.
+
+We bind the listening socket ourselves before gunicorn starts so that ``--port 0`` can print the
+port the kernel picked (``TORC_SERVER_PORT=<port>``, the first line on stdout) and hand the socket
+to gunicorn as ``fd://``.
+"""
+
+import socket
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from torc.db.connection import describe, open_database
+
+
+class TorcServer(BaseApplication):
+    def __init__(self, database: str, options: dict):
+        self.database = database
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from torc.api.app import create_app
+
+        # Each worker process opens its own connections (after the fork).
+        return create_app(open_database(self.database, max_connections=self.options["threads"] + 4))
+
+
+def listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(host: str, port: int, database: str, workers: int, threads: int, log_level: str, access_log: bool) -> None:
+    # Create or verify the schema once, before forking, so workers never race to create tables.
+    open_database(database).close()
+    sock = listen(host, port)
+    print(f"TORC_SERVER_PORT={sock.getsockname()[1]}", flush=True)
+    print(f"torc-server: serving {describe(database)} on http://{host}:{sock.getsockname()[1]}/torc-service/v1", file=sys.stderr, flush=True)
+    options = {
+        "bind": [f"fd://{sock.fileno()}"],
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        # Long-poll claims hold a request open for up to a minute; never kill a worker for that.
+        "timeout": 300,
+        "graceful_timeout": 30,
+        "keepalive": 75,
+        "loglevel": log_level,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "proc_name": "torc-server",
+        "control_socket_disable": True,
+    }
+    TorcServer(database, options).run()
