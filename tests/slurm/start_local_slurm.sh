@@ -92,6 +92,12 @@ node_usable() { [[ $(node_state) =~ ^(idle|mixed|allocated|completing)$ ]]; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages and starts daemons)"
 
+# Serialize concurrent callers (e.g. several pytest workers each calling this
+# script): the second one waits, then takes the fast path below.
+# (The daemons are started with fd 9 closed so they don't inherit the lock.)
+exec 9>/run/torc-start-local-slurm.lock
+flock -w 600 9 || die "another start_local_slurm.sh holds /run/torc-start-local-slurm.lock"
+
 # --------------------------------------------------------------------------
 # 1. Packages
 # --------------------------------------------------------------------------
@@ -162,6 +168,8 @@ SlurmctldLogFile=${CTLD_LOG}
 SlurmdLogFile=${SLURMD_LOG}
 SlurmctldDebug=info
 SlurmdDebug=info
+# No mail program on the test machines (the default /bin/mail logs an error).
+MailProg=/bin/true
 
 # The test machines have no (writable) cgroups and no systemd.
 ProctrackType=proctrack/linuxproc
@@ -254,7 +262,7 @@ if ! munge_ok; then
     install -d -o munge -g munge -m 0755 /run/munge
     install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
     log "starting munged"
-    runuser -u munge -- /usr/sbin/munged || die "munged failed to start"
+    runuser -u munge -- /usr/sbin/munged 9>&- || die "munged failed to start"
     wait_for "munged" munge_ok
 fi
 
@@ -265,13 +273,13 @@ if ! pid_alive "$CTLD_PIDFILE" slurmctld; then
     log "starting slurmctld"
     # -i: ignore errors in old state files (e.g. after a config change) rather
     # than refuse to start. Job ids continue across restarts.
-    slurmctld -i </dev/null >>"$CTLD_LOG" 2>&1 || die "slurmctld failed to start"
+    slurmctld -i </dev/null >>"$CTLD_LOG" 2>&1 9>&- || die "slurmctld failed to start"
 fi
 wait_for "slurmctld to answer" "timeout 5 scontrol ping | grep -q 'is UP'"
 
 if ! pid_alive "$SLURMD_PIDFILE" slurmd; then
     log "starting slurmd -N $NODE"
-    slurmd -N "$NODE" </dev/null >>"$SLURMD_LOG" 2>&1 || die "slurmd failed to start"
+    slurmd -N "$NODE" </dev/null >>"$SLURMD_LOG" 2>&1 9>&- || die "slurmd failed to start"
 fi
 
 # The node can come back from saved state as DOWN/DRAIN (e.g. a previous
@@ -283,7 +291,7 @@ while ! node_usable; do
         timeout 5 scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true
     fi
     pid_alive "$SLURMD_PIDFILE" slurmd || sleep 0.2 # slurmd may still be daemonizing
-    pid_alive "$SLURMD_PIDFILE" slurmd || die "slurmd is not running"
+    pid_alive "$SLURMD_PIDFILE" slurmd || die "slurmd exited during start-up (see its log below)"
     sleep 0.1
 done
 log "node $NODE is $(node_state)"

@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema
 from torc.api.crud import check_references, workflow_or_404
-from torc.api.errors import conflict, not_found
+from torc.api.errors import not_found, unprocessable
 from torc.api.fields import JsonIntListText, JsonObjectText
 from torc.db.connection import write_transaction
 from torc.db.models import ComputeNode, Job, WorkflowAction
@@ -77,7 +77,7 @@ def pending_actions_query(workflow_id: int, trigger_types=None):
 def create_workflow_action(data, id):
     data.pop("id", None)
     if data["workflow_id"] != id:
-        conflict(f"body workflow_id {data['workflow_id']} differs from the path's workflow {id}")
+        unprocessable(f"differs from the path's workflow {id}", "workflow_id")
     with write_transaction():
         workflow_or_404(id)
         job_ids = json.loads(data["job_ids"]) if data.get("job_ids") else []
