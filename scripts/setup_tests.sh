@@ -36,4 +36,7 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 pg_isready -h 127.0.0.1 -p 5432
+
+# sshd: the remote-worker tests start their own sshd instances on loopback.
+bash tests/remote/install_sshd.sh
 log "ready"

@@ -167,8 +167,12 @@ class LocalSshd:
         if self._proc is not None:
             return self
         ensure_sshd_installed()
-        # Privilege-separation directory; normally made by systemd-tmpfiles.
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        # Privilege-separation directory, normally made by systemd-tmpfiles
+        # (absent here: no systemd). sshd refuses to start without it.
+        try:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        except PermissionError:
+            pass  # non-root: sshd then runs without privilege separation
         self._make_keys()
         attempts = 1 if self._fixed_port else 5
         last_error = ""

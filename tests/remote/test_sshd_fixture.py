@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -113,6 +114,30 @@ def test_key_of_one_host_does_not_open_the_other(sshd_hosts: SshHosts) -> None:
         client.close()
 
 
+def test_paramiko_via_written_ssh_config(sshd_hosts: SshHosts) -> None:
+    # What an SSH worker does with a user's ~/.ssh/config: resolve the alias.
+    config = paramiko.SSHConfig.from_path(str(sshd_hosts.ssh_config))
+    for server in sshd_hosts:
+        opts = config.lookup(server.alias)
+        assert opts["hostname"] == server.host
+        assert int(opts["port"]) == server.port
+        client = _client(opts["userknownhostsfile"], paramiko.RejectPolicy())
+        try:
+            client.connect(
+                opts["hostname"],
+                port=int(opts["port"]),
+                username=opts["user"],
+                key_filename=opts["identityfile"],
+                allow_agent=False,
+                look_for_keys=False,
+                timeout=10,
+            )
+            _, stdout, _ = client.exec_command("hostname -s >/dev/null && echo ok")
+            assert stdout.read() == b"ok\n"
+        finally:
+            client.close()
+
+
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH client not installed")
 def test_openssh_client_uses_written_ssh_config(sshd_hosts: SshHosts) -> None:
     for server in sshd_hosts:
@@ -134,8 +159,6 @@ def test_context_manager_stops_server(tmp_path) -> None:
     assert not server.running
     assert not workdir.exists()  # temp dir removed on close
     with pytest.raises(OSError):
-        import socket
-
         socket.create_connection((host, port), timeout=1).close()
 
 
@@ -145,8 +168,6 @@ def test_non_loopback_address_refused() -> None:
 
 
 def test_port_in_use_reports_sshd_log(tmp_path) -> None:
-    import socket
-
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()

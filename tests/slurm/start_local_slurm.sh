@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bring up a real, single-node Slurm cluster on this machine for torc's tests.
 #
-#   sudo bash tests/slurm/start_local_slurm.sh     # (we run as root anyway)
+#   bash tests/slurm/start_local_slurm.sh      # as root; stop: stop_local_slurm.sh
 #
 # - Installs Debian's munge/slurmctld/slurmd/slurm-client when missing.
 # - Writes /etc/slurm/slurm.conf (+ cgroup.conf) for one node named `hostname -s`.
@@ -87,8 +87,11 @@ pid_alive() {
 
 node_state() { timeout 5 sinfo --noheader --nodes="$NODE" --format='%T' 2>/dev/null | head -n1; }
 
-# idle/mixed/allocated (optionally with a "+" or "*" flag suffix) = usable.
+# sinfo %T prints the long state name; these mean "can run jobs".
 node_usable() { [[ $(node_state) =~ ^(idle|mixed|allocated|completing)$ ]]; }
+
+# munge round trip: every slurm RPC is authenticated through munged.
+munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages and starts daemons)"
 
@@ -205,6 +208,10 @@ OverTimeLimit=0
 Waittime=0
 # Finished jobs stay visible in squeue/scontrol for 5 minutes.
 MinJobAge=300
+# Reject at submit time a job that exceeds its partition's limits (e.g.
+# --time over MaxTime, more CPUs than the node), like most production sites,
+# instead of letting it pend forever (reason PartitionTimeLimit).
+EnforcePartLimits=ALL
 
 NodeName=${NODE} NodeAddr=127.0.0.1 CPUs=${NODE_CPUS} RealMemory=${NODE_MEM} State=UNKNOWN
 PartitionName=debug Nodes=${NODE} Default=YES MaxTime=INFINITE State=UP
@@ -232,7 +239,7 @@ fi
 # 4. Fast path: already running with this config and the node is usable.
 # --------------------------------------------------------------------------
 if ((conf_changed == 0)) && pid_alive "$CTLD_PIDFILE" slurmctld && pid_alive "$SLURMD_PIDFILE" slurmd &&
-    node_usable; then
+    munge_ok && node_usable; then
     log "slurm already running and healthy (node $NODE is $(node_state))"
     exit 0
 fi
@@ -244,7 +251,6 @@ fi
 # --------------------------------------------------------------------------
 # 5. munge (authentication between all slurm components)
 # --------------------------------------------------------------------------
-munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 if ! munge_ok; then
     if [[ ! -s /etc/munge/munge.key ]]; then
         log "creating /etc/munge/munge.key"

@@ -14,6 +14,7 @@ from torc.api import errors
 from torc.api.resources import ALL_BLUEPRINTS
 from torc.api_version import API_VERSION
 from torc.db.connection import database_proxy
+from torc.engine.errors import EngineError
 
 
 def schema_name(schema) -> str:
@@ -48,6 +49,7 @@ def create_app(database=None) -> Flask:
     api = TorcApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)})
     for blueprint in ALL_BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.register_error_handler(EngineError, errors.handle_engine_error)
     app.register_error_handler(Exception, errors.handle_unexpected)
 
     if database is not None:

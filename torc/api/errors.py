@@ -6,6 +6,7 @@ errors, ``errors`` (field name → messages).
 """
 
 import logging
+from http import HTTPStatus
 
 import marshmallow as ma
 import peewee as pw
@@ -85,6 +86,12 @@ def handle_unexpected(error: Exception):
         return error_payload(409, "Conflict", f"conflicts with existing data: {error}"), 409
     logger.exception("unhandled error")
     return error_payload(500, InternalServerError.name, f"internal error: {type(error).__name__}: {error}"), 500
+
+
+def handle_engine_error(error):
+    """Engine rules say no: 404 (unknown), 409 (wrong state), 422 (invalid request)."""
+    code = error.http_status
+    return error_payload(code, HTTPStatus(code).phrase, str(error)), code
 
 
 def not_found(kind: str, ident) -> None:

@@ -149,7 +149,7 @@ def format_value(value: ParamValue, spec: str = "") -> str:
 
 @dataclass(frozen=True)
 class Template:
-    """A string with ``{param}`` holes, pre-split into literals and pre-formatted values.
+    """A string with holes for several parameters, pre-split into literals and values.
 
     ``parts`` holds literal strings and ``(position, texts)`` pairs where ``texts[i]`` is the
     rendering of the parameter's i-th value.
@@ -161,6 +161,38 @@ class Template:
         return "".join(
             part if part.__class__ is str else part[1][combo[part[0]]] for part in self.parts
         )
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A template using a single parameter (the common case): all renderings precomputed."""
+
+    position: int
+    texts: tuple[str, ...]
+
+    @classmethod
+    def build(cls, position: int, parts: tuple) -> Lookup:
+        count = next(len(part[1]) for part in parts if part.__class__ is not str)
+        texts = [""] * count
+        for part in parts:  # part by part, as whole-list operations: fast for big sweeps
+            if part.__class__ is str:
+                texts = [text + part for text in texts]
+            else:
+                texts = [text + value for text, value in zip(texts, part[1])]
+        return cls(position, tuple(texts))
+
+    def render(self, combo: tuple[int, ...]) -> str:
+        return self.texts[combo[self.position]]
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A template without holes."""
+
+    text: str
+
+    def render(self, combo: tuple[int, ...]) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -195,15 +227,25 @@ class ParameterSet:
             for name, values, k in zip(self.names, self.values, combo)
         )
 
-    def compile(self, text: str, ctx: Context, *, regex: bool = False) -> Template:
+    def compile(self, text: str, ctx: Context, *, regex: bool = False) -> Template | Lookup | Literal:
         """Compile ``text``; values inserted into a regex are escaped so they match literally.
 
         Entries without parameters are never scanned, so their braces stay as written
         (upstream compatibility). In parameterized entries an unknown ``{name}`` is an error.
         """
         if not self.names:
-            return Template((text,))
-        parts: list[str | tuple[int, tuple[str, ...]]] = []
+            return Literal(text)
+        parts = self._split(text, ctx, regex)
+        positions = {part[0] for part in parts if part.__class__ is not str}
+        if not positions:
+            return Literal(text)
+        if len(positions) > 1:
+            return Template(parts)
+        return Lookup.build(positions.pop(), parts)
+
+    def _split(self, text: str, ctx: Context, regex: bool) -> tuple:
+        """Literal strings and ``(position, texts)`` holes of ``text``."""
+        parts: list = []
         last = 0
         for match in _TEMPLATE_RE.finditer(text):
             name, spec = match.group(1), match.group(2) or ""
@@ -213,17 +255,16 @@ class ParameterSet:
                     f"if this is not a template, add a space inside the braces, e.g. '{{ {name} }}'"
                 )
             position = self.names.index(name)
-            texts = tuple(self._format_all(name, self.values[position], spec, ctx))
+            texts = [self._format(name, value, spec, ctx) for value in self.values[position]]
             parts.append(text[last : match.start()])
-            parts.append((position, tuple(re.escape(t) for t in texts) if regex else texts))
+            parts.append((position, tuple(re.escape(t) for t in texts) if regex else tuple(texts)))
             last = match.end()
         parts.append(text[last:])
-        return Template(tuple(part for part in parts if part != ""))
+        return tuple(part for part in parts if part != "")
 
     @staticmethod
-    def _format_all(name: str, values: tuple[ParamValue, ...], spec: str, ctx: Context):
-        for value in values:
-            try:
-                yield format_value(value, spec)
-            except (ValueError, TypeError) as exc:
-                raise ctx.error(f"cannot format {name}={value!r} with '{{{name}:{spec}}}': {exc}") from None
+    def _format(name: str, value: ParamValue, spec: str, ctx: Context) -> str:
+        try:
+            return format_value(value, spec)
+        except (ValueError, TypeError) as exc:
+            raise ctx.error(f"cannot format {name}={value!r} with '{{{name}:{spec}}}': {exc}") from None

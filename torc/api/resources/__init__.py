@@ -4,6 +4,7 @@ from torc.api.resources import (
     access_control,
     compute_nodes,
     events,
+    execution,  # noqa: F401  (adds routes to the workflows and jobs blueprints)
     failure_handlers,
     files,
     graph,  # noqa: F401  (adds routes to the workflows blueprint)

@@ -1,7 +1,6 @@
 """Events: timestamped JSON records of what happened in a workflow."""
 
 import json
-import time
 
 from flask_smorest import Blueprint
 from marshmallow import fields
@@ -10,6 +9,7 @@ from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
 from torc.api.fields import JsonObjectText
 from torc.db.models import Event
+from torc.engine.events import now_ms
 
 blp = Blueprint("events", __name__, url_prefix=BASE_PATH, description="Workflow events")
 
@@ -26,10 +26,6 @@ class ListEventsArgs(WorkflowListArgs):
     after_timestamp = fields.Integer(metadata={"description": "Only events strictly after this time (ms)"})
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _prepare(data: dict, existing) -> None:
     if existing is None:
         data.setdefault("timestamp", now_ms())
@@ -44,12 +40,6 @@ def _filters(query, args):
     if "after_timestamp" in args:
         query = query.where(Event.timestamp > args["after_timestamp"])
     return query
-
-
-def record_event(workflow_id: int, category: str, message: str, **details) -> Event:
-    """Write an event from server-side code (the engine records state changes this way)."""
-    data = {"category": category, "message": message, **details}
-    return Event.create(workflow=workflow_id, timestamp=now_ms(), data=json.dumps(data, sort_keys=True), category=category)
 
 
 register_crud(

@@ -1,0 +1,320 @@
+"""Execution endpoints: initialize, claim, start, complete, retry, reset, cancel.
+
+Thin HTTP wrappers over ``torc.engine``: they parse the request, call one engine function inside
+one write transaction, and shape the answer. Claims take two additive query parameters:
+``wait_seconds`` (long poll: wait for work instead of returning empty) and ``compute_node_id``
+(record the claiming worker so its jobs can be recovered if it dies).
+"""
+
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from torc.api.base import BASE_PATH, ApiSchema
+from torc.api.errors import unprocessable
+from torc.api.resources.jobs import JobModel, attach_relationships
+from torc.api.resources.jobs import blp as jobs_blp
+from torc.api.resources.results import ResultModel
+from torc.api.resources.workflows import SORT_METHODS
+from torc.api.resources.workflows import blp as workflows_blp
+from torc.db.connection import write_transaction
+from torc.db.models import Job
+from torc.engine import claims, lifecycle, queries, transitions
+from torc.status import JobStatus
+
+MAX_CLAIM_LIMIT = 10_000
+WAIT_DOC = {
+    "description": f"Long poll: when nothing can be claimed, wait up to this many seconds (max {claims.MAX_WAIT_SECONDS:g}) "
+    "for work, returning as soon as jobs are claimed or the workflow completes or is canceled."
+}
+
+wf_blp: Blueprint = workflows_blp
+job_blp: Blueprint = jobs_blp
+
+
+class InitializeJobsArgs(ApiSchema):
+    only_uninitialized = fields.Boolean(load_default=False, metadata={"description": "Reinitialize: keep finished jobs"})
+    clear_ephemeral_user_data = fields.Boolean(load_default=True)
+
+
+class InitializeJobsResponse(ApiSchema):
+    workflow_id = fields.Integer(required=True)
+    num_ready = fields.Integer(required=True)
+    num_canceled = fields.Integer(required=True)
+
+
+class CancelWorkflowResponse(ApiSchema):
+    workflow_id = fields.Integer(required=True)
+    is_canceled = fields.Boolean(required=True)
+    num_canceled_jobs = fields.Integer(required=True)
+
+
+class ResetWorkflowStatusResponse(ApiSchema):
+    workflow_id = fields.Integer(required=True)
+    is_canceled = fields.Boolean(required=True)
+
+
+class IsCompleteResponse(ApiSchema):
+    is_canceled = fields.Boolean(required=True)
+    is_complete = fields.Boolean(required=True)
+    needs_to_run_completion_script = fields.Boolean(required=True)
+
+
+class ListMissingUserDataResponse(ApiSchema):
+    user_data = fields.List(fields.Integer(), required=True)
+
+
+class ListRequiredExistingFilesResponse(ApiSchema):
+    files = fields.List(fields.Integer(), required=True, metadata={"description": "Ids of files jobs read and no job writes"})
+
+
+class ProcessChangedJobInputsResponse(ApiSchema):
+    reinitialized_jobs = fields.List(fields.String(), required=True)
+
+
+class GetReadyJobRequirementsResponse(ApiSchema):
+    num_jobs = fields.Integer(required=True)
+    num_cpus = fields.Integer(required=True)
+    num_gpus = fields.Integer(required=True)
+    memory_gb = fields.Float(required=True)
+    max_num_nodes = fields.Integer(required=True)
+    max_runtime = fields.String(required=True)
+
+
+class ResetJobStatusResponse(ApiSchema):
+    workflow_id = fields.Integer(required=True)
+    updated_count = fields.Integer(required=True)
+    status = fields.String(required=True)
+    reset_type = fields.String()
+
+
+class ComputeNodesResources(ApiSchema):
+    id = fields.Integer(allow_none=True)
+    num_cpus = fields.Integer(required=True, validate=validate.Range(min=0))
+    memory_gb = fields.Float(required=True, validate=validate.Range(min=0))
+    num_gpus = fields.Integer(required=True, validate=validate.Range(min=0))
+    num_nodes = fields.Integer(required=True, validate=validate.Range(min=0))
+    time_limit = fields.String(allow_none=True, metadata={"description": "Remaining walltime, ISO-8601 (e.g. PT55M)"})
+    scheduler_config_id = fields.Integer(allow_none=True)
+
+
+class ClaimArgs(ApiSchema):
+    wait_seconds = fields.Float(load_default=0.0, validate=validate.Range(min=0), metadata=WAIT_DOC)
+    compute_node_id = fields.Integer(metadata={"description": "The claiming worker (recorded on the jobs)"})
+
+
+class ClaimNextJobsArgs(ClaimArgs):
+    limit = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_CLAIM_LIMIT))
+
+
+class ClaimByResourcesArgs(ClaimArgs):
+    sort_method = fields.String(validate=validate.OneOf(SORT_METHODS), metadata={"enum": SORT_METHODS})
+    strict_scheduler_match = fields.Boolean(load_default=False)
+
+
+class ClaimNextJobsResponse(ApiSchema):
+    jobs = fields.List(fields.Nested(JobModel), required=True)
+    reason = fields.String(allow_none=True, metadata={"description": "Why nothing was claimed"})
+
+
+class ClaimJobsBasedOnResourcesResponse(ClaimNextJobsResponse):
+    pass
+
+
+class ForceArgs(ApiSchema):
+    force = fields.Boolean(load_default=False)
+
+
+class FailedOnlyArgs(ApiSchema):
+    failed_only = fields.Boolean(load_default=False)
+
+
+class DryRunArgs(ApiSchema):
+    dry_run = fields.Boolean(load_default=False)
+
+
+class SchedulerArgs(ApiSchema):
+    scheduler_config_id = fields.Integer()
+
+
+class RetryArgs(ApiSchema):
+    max_retries = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Refuse when attempt_id >= max_retries"})
+
+
+def _status(label: str) -> JobStatus:
+    try:
+        return JobStatus.from_label(label)
+    except ValueError as exc:
+        unprocessable(str(exc), "status")
+
+
+def _jobs(claim: claims.Claim) -> dict:
+    jobs = list(Job.select().where(Job.id.in_(claim.job_ids)).order_by(Job.id)) if claim.job_ids else []
+    attach_relationships(jobs)
+    return {"jobs": jobs, "reason": claim.reason}
+
+
+def _in_transaction(function, *args):
+    with write_transaction():
+        return function(*args)
+
+
+@wf_blp.route("/workflows/<int:id>/initialize_jobs", methods=["POST"], endpoint="initialize_jobs")
+@wf_blp.arguments(InitializeJobsArgs, location="query")
+@wf_blp.response(200, InitializeJobsResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="initialize_jobs", summary="Place every job: ready, blocked, or canceled (adds implicit dependencies).")
+def initialize_jobs(args, id):
+    return _in_transaction(lifecycle.initialize_jobs, id, args["only_uninitialized"], args["clear_ephemeral_user_data"])
+
+
+@wf_blp.route("/workflows/<int:id>/cancel", methods=["PUT"], endpoint="cancel_workflow")
+@wf_blp.response(200, CancelWorkflowResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="cancel_workflow", summary="Cancel a workflow; workers stop its running jobs.")
+def cancel_workflow(id):
+    return _in_transaction(lifecycle.cancel_workflow, id)
+
+
+@wf_blp.route("/workflows/<int:id>/reset_status", methods=["POST"], endpoint="reset_workflow_status")
+@wf_blp.arguments(ForceArgs, location="query")
+@wf_blp.response(200, ResetWorkflowStatusResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.alt_response(409, description="Jobs are running and force is false")
+@wf_blp.doc(operationId="reset_workflow_status", summary="Clear the canceled flag.")
+def reset_workflow_status(args, id):
+    return _in_transaction(lifecycle.reset_workflow_status, id, args["force"])
+
+
+@wf_blp.route("/workflows/<int:id>/reset_job_status", methods=["POST"], endpoint="reset_job_status")
+@wf_blp.arguments(FailedOnlyArgs, location="query")
+@wf_blp.response(200, ResetJobStatusResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="reset_job_status", summary="Set jobs back to uninitialized (all, or failed ones and their dependents).")
+def reset_job_status(args, id):
+    return _in_transaction(lifecycle.reset_job_status, id, args["failed_only"])
+
+
+@wf_blp.route("/workflows/<int:id>/process_changed_job_inputs", methods=["POST"], endpoint="process_changed_job_inputs")
+@wf_blp.arguments(DryRunArgs, location="query")
+@wf_blp.response(200, ProcessChangedJobInputsResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="process_changed_job_inputs", summary="Set jobs whose inputs changed since initialization back to uninitialized.")
+def process_changed_job_inputs(args, id):
+    return _in_transaction(lifecycle.process_changed_job_inputs, id, args["dry_run"])
+
+
+@wf_blp.route("/workflows/<int:id>/is_complete", methods=["GET"], endpoint="is_workflow_complete")
+@wf_blp.response(200, IsCompleteResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="is_workflow_complete", summary="Whether every job finished, and whether the workflow was canceled.")
+def is_workflow_complete(id):
+    return queries.completion_state(id)
+
+
+@wf_blp.route("/workflows/<int:id>/missing_user_data", methods=["GET"], endpoint="list_missing_user_data")
+@wf_blp.response(200, ListMissingUserDataResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="list_missing_user_data", summary="User data jobs need that no job produces and that has no data.")
+def list_missing_user_data(id):
+    return {"user_data": queries.missing_user_data(id)}
+
+
+@wf_blp.route("/workflows/<int:id>/required_existing_files", methods=["GET"], endpoint="list_required_existing_files")
+@wf_blp.response(200, ListRequiredExistingFilesResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="list_required_existing_files", summary="Files jobs read that no job writes (must exist before the run).")
+def list_required_existing_files(id):
+    return {"files": queries.required_existing_files(id)}
+
+
+@wf_blp.route("/workflows/<int:id>/ready_job_requirements", methods=["GET"], endpoint="get_ready_job_requirements")
+@wf_blp.arguments(SchedulerArgs, location="query")
+@wf_blp.response(200, GetReadyJobRequirementsResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="get_ready_job_requirements", summary="Total resources of the ready jobs.")
+def get_ready_job_requirements(args, id):
+    return queries.ready_job_requirements(id, args.get("scheduler_config_id"))
+
+
+@wf_blp.route("/workflows/<int:id>/claim_next_jobs", methods=["POST"], endpoint="claim_next_jobs")
+@wf_blp.arguments(ClaimNextJobsArgs, location="query")
+@wf_blp.response(200, ClaimNextJobsResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="claim_next_jobs", summary="Claim up to `limit` ready jobs whatever their requirements.")
+def claim_next_jobs(args, id):
+    queries.workflow_status(id)
+    claim = claims.claim_with_wait(
+        id, lambda: claims.claim_next_jobs(id, args["limit"], args.get("compute_node_id")), args["wait_seconds"]
+    )
+    return _jobs(claim)
+
+
+@wf_blp.route("/workflows/<int:id>/claim_jobs_based_on_resources/<int:limit>", methods=["POST"], endpoint="claim_jobs_based_on_resources")
+@wf_blp.arguments(ComputeNodesResources)
+@wf_blp.arguments(ClaimByResourcesArgs, location="query")
+@wf_blp.response(200, ClaimJobsBasedOnResourcesResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.doc(operationId="claim_jobs_based_on_resources", summary="Claim ready jobs that fit together in the offered resources and time.")
+def claim_jobs_based_on_resources(resources, args, id, limit):
+    if not 1 <= limit <= MAX_CLAIM_LIMIT:
+        unprocessable(f"must be between 1 and {MAX_CLAIM_LIMIT}", "limit")
+    queries.workflow_status(id)
+    resources.pop("id", None)
+    capacity = claims.Capacity(**resources)
+    capacity.time_limit_seconds()  # reject a bad time_limit before waiting
+
+    def attempt():
+        return claims.claim_by_resources(
+            id, limit, capacity, args.get("sort_method"), args["strict_scheduler_match"], args.get("compute_node_id")
+        )
+
+    return _jobs(claims.claim_with_wait(id, attempt, args["wait_seconds"]))
+
+
+@job_blp.route("/jobs/<int:id>/start_job/<int:run_id>/<int:compute_node_id>", methods=["PUT"], endpoint="start_job")
+@job_blp.response(200, JobModel)
+@job_blp.alt_response(404, description="No such job")
+@job_blp.alt_response(409, description="The job is not pending, or run_id is not current")
+@job_blp.doc(operationId="start_job", summary="pending → running on a compute node.")
+def start_job(id, run_id, compute_node_id):
+    job = _in_transaction(transitions.start_job, id, run_id, compute_node_id)
+    attach_relationships([job])
+    return job
+
+
+@job_blp.route("/jobs/<int:id>/complete_job/<string:status>/<int:run_id>", methods=["POST"], endpoint="complete_job")
+@job_blp.arguments(ResultModel)
+@job_blp.response(200, JobModel)
+@job_blp.alt_response(404, description="No such job")
+@job_blp.alt_response(409, description="The job is not pending/running, or run_id is not current")
+@job_blp.doc(
+    operationId="complete_job",
+    summary="Record a job's result and final status; dependents are released (or canceled) at once.",
+)
+def complete_job(result, id, status, run_id):
+    job = _in_transaction(transitions.complete_job, id, _status(status), run_id, result)
+    attach_relationships([job])
+    return job
+
+
+@job_blp.route("/jobs/<int:id>/manage_status_change/<string:status>/<int:run_id>", methods=["PUT"], endpoint="manage_status_change")
+@job_blp.response(200, JobModel)
+@job_blp.alt_response(404, description="No such job")
+@job_blp.alt_response(409, description="The change is not allowed from the job's status")
+@job_blp.doc(operationId="manage_status_change", summary="Manual non-final status change (disable, hand back, reset).")
+def manage_status_change(id, status, run_id):
+    job = _in_transaction(transitions.manage_status_change, id, _status(status), run_id)
+    attach_relationships([job])
+    return job
+
+
+@job_blp.route("/jobs/<int:id>/retry/<int:run_id>", methods=["POST"], endpoint="retry_job")
+@job_blp.arguments(RetryArgs, location="query")
+@job_blp.response(200, JobModel)
+@job_blp.alt_response(404, description="No such job")
+@job_blp.alt_response(409, description="No retries left, or the job cannot be retried from its status")
+@job_blp.doc(operationId="retry_job", summary="Send a job back to ready with the next attempt id.")
+def retry_job(args, id, run_id):
+    job = _in_transaction(transitions.retry_job, id, run_id, args.get("max_retries"))
+    attach_relationships([job])
+    return job

@@ -1,0 +1,34 @@
+"""The client layer every part of torc uses to talk to a torc server.
+
+``make_api()`` returns a ``TorcApi``: the generated API classes (``torc.openapi_client``, one per
+OpenAPI tag, e.g. ``api.workflows``, ``api.jobs``) on one client that retries what is safe to retry
+and checks the server's API version on first use, plus pagination and bulk helpers. Code outside
+``torc.api`` talks to the server only through this and the generated client, never raw HTTP.
+"""
+
+from torc.client.api import DEFAULT_API_URL, TorcApi, make_api
+from torc.client.errors import (
+    TorcConnectionError,
+    TorcError,
+    TorcVersionError,
+    TorcVersionWarning,
+    describe_error,
+)
+from torc.client.transport import NO_RETRIES, SAFE_POST_OPERATIONS, RetryPolicy, TorcApiClient
+from torc.openapi_client.exceptions import ApiException
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "NO_RETRIES",
+    "SAFE_POST_OPERATIONS",
+    "ApiException",
+    "RetryPolicy",
+    "TorcApi",
+    "TorcApiClient",
+    "TorcConnectionError",
+    "TorcError",
+    "TorcVersionError",
+    "TorcVersionWarning",
+    "describe_error",
+    "make_api",
+]

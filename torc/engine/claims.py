@@ -1,0 +1,174 @@
+"""Handing ready jobs to workers: atomic claims, resource packing, long-poll waits.
+
+A claim is one short write transaction: select ready jobs, mark them ``pending``, commit.
+On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the write lock is held from the first
+read, so two claimers never see the same ready rows). On PostgreSQL the candidate rows are read
+``FOR UPDATE SKIP LOCKED``: concurrent claimers lock disjoint rows and never wait for each other.
+The final UPDATE also requires ``status = ready``, so a job can only go ready → pending once.
+"""
+
+import time
+from dataclasses import dataclass
+
+from torc.db.connection import is_sqlite, write_transaction
+from torc.db.models import Job, ResourceRequirements, Workflow
+from torc.engine import queries
+from torc.engine.errors import Invalid
+from torc.engine.wakeup import HUB
+from torc.status import JobStatus
+from torc.units import parse_duration_seconds
+
+S = JobStatus
+RR = ResourceRequirements
+
+#: Longest a claim may wait for work (seconds); longer requests are capped.
+MAX_WAIT_SECONDS = 60.0
+
+SORT_ORDERS = {
+    "gpus_runtime_memory": (RR.num_gpus.desc(), RR.runtime_s.desc(), RR.memory_bytes.desc()),
+    "gpus_memory_runtime": (RR.num_gpus.desc(), RR.memory_bytes.desc(), RR.runtime_s.desc()),
+    "none": (),
+}
+
+
+@dataclass
+class Claim:
+    job_ids: list[int]
+    reason: str | None = None
+
+
+@dataclass
+class Capacity:
+    num_cpus: int
+    memory_gb: float
+    num_gpus: int
+    num_nodes: int
+    time_limit: str | None = None
+    scheduler_config_id: int | None = None
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gb * 1024**3)
+
+    def time_limit_seconds(self) -> int | None:
+        if not self.time_limit:
+            return None
+        try:
+            return parse_duration_seconds(self.time_limit)
+        except ValueError as exc:
+            raise Invalid(f"time_limit: {exc}") from None
+
+
+def _lock(query):
+    return query if is_sqlite() else query.for_update(of=Job, skip_locked=True)
+
+
+def _take(job_ids: list[int], compute_node_id: int | None) -> list[int]:
+    if not job_ids:
+        return []
+    changes = {"status": S.PENDING}
+    if compute_node_id is not None:
+        changes["active_compute_node"] = compute_node_id
+    Job.update(**changes).where(Job.id.in_(job_ids), Job.status == S.READY).execute()
+    return job_ids
+
+
+def _canceled(workflow_id: int) -> bool:
+    return queries.workflow_status(workflow_id).is_canceled
+
+
+def claim_next_jobs(workflow_id: int, limit: int, compute_node_id: int | None = None) -> Claim:
+    """The first ``limit`` ready jobs, whatever their requirements (queue mode)."""
+    with write_transaction():
+        if _canceled(workflow_id):
+            return Claim([], "workflow is canceled")
+        query = _lock(Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.READY).order_by(Job.id).limit(limit))
+        ids = _take([row[0] for row in query.tuples()], compute_node_id)
+    return Claim(ids, None if ids else "no ready jobs")
+
+
+def claim_by_resources(
+    workflow_id: int,
+    limit: int,
+    capacity: Capacity,
+    sort_method: str | None = None,
+    strict_scheduler_match: bool = False,
+    compute_node_id: int | None = None,
+) -> Claim:
+    """Ready jobs that fit together in the offered CPUs, memory, GPUs, nodes and time (first fit)."""
+    time_limit = capacity.time_limit_seconds()
+    with write_transaction():
+        status = queries.workflow_status(workflow_id)
+        if status.is_canceled:
+            return Claim([], "workflow is canceled")
+        if sort_method is None:
+            sort_method = Workflow.get_by_id(workflow_id).jobs_sort_method
+        base = (
+            Job.select(Job.id, RR.num_cpus, RR.memory_bytes, RR.num_gpus, RR.num_nodes)
+            .join(RR)
+            .where(
+                Job.workflow == workflow_id,
+                Job.status == S.READY,
+                RR.num_cpus <= capacity.num_cpus,
+                RR.memory_bytes <= capacity.memory_bytes,
+                RR.num_gpus <= capacity.num_gpus,
+                RR.num_nodes <= capacity.num_nodes,
+            )
+        )
+        if time_limit is not None:
+            base = base.where(RR.runtime_s <= time_limit)
+        # Scan a bounded window: every candidate fits on its own, so the window fills the worker.
+        window = min(limit * 4 + 64, 10_000)
+        ordered = base.order_by(*SORT_ORDERS[sort_method], Job.id).limit(window)
+        rows = []
+        if capacity.scheduler_config_id is not None:
+            matched = ordered.where(Job.scheduler.is_null() | (Job.scheduler == capacity.scheduler_config_id))
+            rows = list(_lock(matched).tuples())
+            if not rows and strict_scheduler_match:
+                return Claim([], "no ready job matches this scheduler")
+        if not rows:
+            rows = list(_lock(ordered).tuples())
+        chosen = _first_fit(rows, capacity, limit)
+        ids = _take(chosen, compute_node_id)
+    if ids:
+        return Claim(ids)
+    reason = "no ready job fits the offered resources" if queries.has_ready_jobs(workflow_id) else "no ready jobs"
+    return Claim([], reason)
+
+
+def _first_fit(rows, capacity: Capacity, limit: int) -> list[int]:
+    cpus, memory, gpus, nodes = capacity.num_cpus, capacity.memory_bytes, capacity.num_gpus, capacity.num_nodes
+    chosen = []
+    for job_id, need_cpus, need_memory, need_gpus, need_nodes in rows:
+        if len(chosen) >= limit:
+            break
+        # Multi-node jobs take whole nodes; single-node jobs share the node's CPUs and memory.
+        if need_nodes > 1:
+            if need_nodes > nodes:
+                continue
+            nodes -= need_nodes
+            chosen.append(job_id)
+            continue
+        if need_cpus <= cpus and need_memory <= memory and need_gpus <= gpus:
+            cpus, memory, gpus = cpus - need_cpus, memory - need_memory, gpus - need_gpus
+            chosen.append(job_id)
+    return chosen
+
+
+def claim_with_wait(workflow_id: int, attempt, wait_seconds: float) -> Claim:
+    """Run ``attempt()`` until it returns jobs, the workflow is complete or canceled, or the wait ends.
+
+    No transaction or lock is held between attempts: the request sleeps on the wake-up hub.
+    """
+    deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
+    while True:
+        seen = HUB.generation
+        claim = attempt()
+        if claim.job_ids or claim.reason == "workflow is canceled":
+            return claim
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return claim
+        if queries.is_complete(workflow_id):
+            return Claim([], "workflow is complete")
+        HUB.wait(seen, min(remaining, 1.0))

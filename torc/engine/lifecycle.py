@@ -1,0 +1,125 @@
+"""Workflow-level transitions: initialize, reset, cancel, and rerunning what changed."""
+
+from torc.db.connection import database_proxy
+from torc.db.models import Job, UserData, WorkflowResult, WorkflowStatus
+from torc.engine import actions, propagation, queries
+from torc.engine.errors import Conflict
+from torc.engine.events import record_event
+from torc.engine.sql import bulk_update_text, in_chunks
+from torc.engine.wakeup import jobs_changed
+from torc.status import JobStatus
+
+S = JobStatus
+
+#: Statuses ``reset_job_status(failed_only=True)`` reruns (with everything downstream).
+UNSUCCESSFUL_FINAL = {S.FAILED, S.CANCELED, S.TERMINATED, S.PENDING_FAILED}
+
+
+def _insert_implicit_edges(workflow_id: int) -> None:
+    """A job that reads a file or user data another job writes waits for that job."""
+    db = database_proxy.obj
+    p = db.param
+    for inputs, outputs, key in (
+        ("job_input_file", "job_output_file", "file_id"),
+        ("job_input_user_data", "job_output_user_data", "user_data_id"),
+    ):
+        db.execute_sql(
+            f"""INSERT INTO job_depends_on (job_id, depends_on_job_id, workflow_id)
+                SELECT DISTINCT i.job_id, o.job_id, i.workflow_id FROM {inputs} i JOIN {outputs} o ON i.{key} = o.{key}
+                WHERE i.workflow_id = {p} AND i.job_id != o.job_id
+                ON CONFLICT DO NOTHING""",
+            (workflow_id,),
+        )
+
+
+def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ephemeral_user_data: bool = True) -> dict:
+    """Make a workflow runnable: add implicit edges, place every job (ready/blocked/canceled).
+
+    ``only_uninitialized`` (used by reinitialize) keeps finished jobs and re-places only the jobs
+    that were reset, and everything downstream of them.
+    """
+    status = queries.workflow_status(workflow_id)
+    _insert_implicit_edges(workflow_id)
+    if only_uninitialized:
+        seed = f"SELECT id FROM job WHERE workflow_id = {database_proxy.obj.param} AND status = {int(S.UNINITIALIZED)}"
+        propagation.reset_with_downstream(workflow_id, seed, (workflow_id,))
+    else:
+        Job.update(status=S.UNINITIALIZED, num_blocking=0, active_compute_node=None).where(
+            Job.workflow == workflow_id, Job.status != S.DISABLED
+        ).execute()
+    if clear_ephemeral_user_data:
+        UserData.update(data=None).where(UserData.workflow == workflow_id, UserData.is_ephemeral == True).execute()  # noqa: E712
+    # Results of jobs about to run again are no longer their latest results.
+    WorkflowResult.delete().where(
+        WorkflowResult.workflow == workflow_id,
+        WorkflowResult.job.in_(Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED)),
+    ).execute()
+    ready, canceled = propagation.evaluate_uninitialized(workflow_id)
+    bulk_update_text("job", "input_hash", [(job_id, digest) for job_id, (_, digest) in queries.input_hashes(workflow_id).items()])
+    WorkflowStatus.update(is_canceled=False, has_detected_need_to_run_completion_script=False).where(WorkflowStatus.id == status.id).execute()
+    actions.reset_actions(workflow_id)
+    if queries.is_complete(workflow_id):
+        actions.fire_workflow_complete(workflow_id)
+    kind = "workflow_reinitialized" if only_uninitialized else "workflow_started"
+    record_event(workflow_id, kind, f"{len(ready)} jobs ready", num_ready=len(ready), num_canceled=len(canceled), run_id=status.run_id)
+    jobs_changed()
+    return {"workflow_id": workflow_id, "num_ready": len(ready), "num_canceled": len(canceled)}
+
+
+def reset_job_status(workflow_id: int, failed_only: bool) -> dict:
+    """Put jobs back to uninitialized (all, or the unsuccessful ones and their dependents)."""
+    queries.workflow_status(workflow_id)
+    p = database_proxy.obj.param
+    if failed_only:
+        codes = ", ".join(str(int(s)) for s in sorted(UNSUCCESSFUL_FINAL))
+        seed = f"SELECT id FROM job WHERE workflow_id = {p} AND status IN ({codes})"
+        count = propagation.reset_with_downstream(workflow_id, seed, (workflow_id,))
+    else:
+        count = Job.update(status=S.UNINITIALIZED, num_blocking=0, active_compute_node=None).where(
+            Job.workflow == workflow_id, Job.status != S.DISABLED
+        ).execute()
+    record_event(workflow_id, "user_action", f"reset {count} jobs to uninitialized", failed_only=failed_only)
+    return {
+        "workflow_id": workflow_id,
+        "updated_count": count,
+        "status": S.UNINITIALIZED.label,
+        "reset_type": "failed_only" if failed_only else "all",
+    }
+
+
+def reset_workflow_status(workflow_id: int, force: bool) -> dict:
+    """Clear the canceled flag; refused while jobs run unless forced."""
+    status = queries.workflow_status(workflow_id)
+    busy = Job.select().where(Job.workflow == workflow_id, Job.status.in_([S.PENDING, S.RUNNING])).count()
+    if busy and not force:
+        raise Conflict(f"workflow {workflow_id} has {busy} pending or running jobs; pass force=true to reset anyway")
+    WorkflowStatus.update(is_canceled=False, has_detected_need_to_run_completion_script=False).where(WorkflowStatus.id == status.id).execute()
+    record_event(workflow_id, "user_action", "workflow status reset", force=force)
+    return {"workflow_id": workflow_id, "is_canceled": False}
+
+
+def cancel_workflow(workflow_id: int) -> dict:
+    """Cancel: nothing new is claimed; jobs not yet running are canceled at once; workers see the
+    flag on their next poll, stop their running jobs and report them canceled."""
+    status = queries.workflow_status(workflow_id)
+    WorkflowStatus.update(is_canceled=True).where(WorkflowStatus.id == status.id).execute()
+    count = Job.update(status=S.CANCELED, active_compute_node=None, num_blocking=0).where(
+        Job.workflow == workflow_id, Job.status.in_([S.UNINITIALIZED, S.BLOCKED, S.READY, S.PENDING])
+    ).execute()
+    record_event(workflow_id, "workflow_canceled", f"workflow canceled; {count} waiting jobs canceled")
+    jobs_changed()
+    return {"workflow_id": workflow_id, "is_canceled": True, "num_canceled_jobs": count}
+
+
+def process_changed_job_inputs(workflow_id: int, dry_run: bool) -> dict:
+    """Jobs whose input fingerprint changed since they were initialized go back to uninitialized."""
+    queries.workflow_status(workflow_id)
+    stored = dict(Job.select(Job.id, Job.input_hash).where(Job.workflow == workflow_id).tuples())
+    changed = [(job_id, name, digest) for job_id, (name, digest) in queries.input_hashes(workflow_id).items() if stored.get(job_id) not in (None, digest)]
+    if not dry_run and changed:
+        ids = [job_id for job_id, _, _ in changed]
+        for chunk in in_chunks(ids):
+            Job.update(status=S.UNINITIALIZED).where(Job.id.in_(chunk), Job.status != S.DISABLED).execute()
+        bulk_update_text("job", "input_hash", [(job_id, digest) for job_id, _, digest in changed])
+    return {"reinitialized_jobs": sorted(name for _, name, _ in changed)}
+

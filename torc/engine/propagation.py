@@ -1,0 +1,123 @@
+"""What a job's state means for the jobs that wait on it.
+
+Every job keeps ``num_blocking``: how many of its upstream jobs have not finished. Finishing a job
+decrements the counters of its blocked dependents (cost proportional to its out-degree, no rescan
+of the workflow), and a dependent whose counter reaches zero becomes ready in the same
+transaction. A failed, canceled or terminated upstream cancels the dependents that ask for it
+(``cancel_on_blocking_job_failure``), and their dependents in turn, level by level.
+"""
+
+from collections import Counter
+
+from torc.db.connection import database_proxy
+from torc.db.models import Job, JobDependsOn
+from torc.engine.sql import changed_rows, in_chunks
+from torc.status import DONE, JobStatus
+
+S = JobStatus
+
+#: Upstream states that no longer hold a dependent back.
+RELEASING = DONE | {S.DISABLED}
+#: Upstream outcomes that cancel dependents with ``cancel_on_blocking_job_failure``.
+UNSUCCESSFUL = {S.FAILED, S.CANCELED, S.TERMINATED}
+
+
+def _codes(statuses) -> str:
+    return ", ".join(str(int(s)) for s in sorted(statuses))
+
+
+def release_dependents(succeeded: set[int], unsuccessful: set[int]) -> tuple[set[int], set[int]]:
+    """Account for jobs that just finished; return (jobs made ready, jobs canceled by cascade)."""
+    made_ready: set[int] = set()
+    canceled: set[int] = set()
+    while succeeded or unsuccessful:
+        finished = succeeded | unsuccessful
+        edges = []
+        for chunk in in_chunks(finished):
+            edges.extend(
+                JobDependsOn.select(JobDependsOn.job, JobDependsOn.depends_on_job)
+                .join(Job, on=(JobDependsOn.job == Job.id))
+                .where(JobDependsOn.depends_on_job.in_(chunk), Job.status == S.BLOCKED)
+                .tuples()
+            )
+        if not edges:
+            break
+        decrements = Counter(job for job, _ in edges)
+        by_amount: dict[int, list[int]] = {}
+        for job, amount in decrements.items():
+            by_amount.setdefault(amount, []).append(job)
+        for amount, jobs in by_amount.items():
+            for chunk in in_chunks(jobs):
+                Job.update(num_blocking=Job.num_blocking - amount).where(Job.id.in_(chunk), Job.status == S.BLOCKED).execute()
+        hit_by_failure = {job for job, upstream in edges if upstream in unsuccessful}
+        newly_canceled = set()
+        for chunk in in_chunks(hit_by_failure):
+            newly_canceled.update(
+                row[0]
+                for row in Job.select(Job.id)
+                .where(Job.id.in_(chunk), Job.status == S.BLOCKED, Job.cancel_on_blocking_job_failure == True)  # noqa: E712
+                .tuples()
+            )
+        for chunk in in_chunks(newly_canceled):
+            Job.update(status=S.CANCELED, num_blocking=0).where(Job.id.in_(chunk)).execute()
+        for chunk in in_chunks(set(decrements) - newly_canceled):
+            ready = [row[0] for row in Job.select(Job.id).where(Job.id.in_(chunk), Job.status == S.BLOCKED, Job.num_blocking <= 0).tuples()]
+            if ready:
+                Job.update(status=S.READY).where(Job.id.in_(ready), Job.status == S.BLOCKED).execute()
+                made_ready.update(ready)
+        canceled |= newly_canceled
+        succeeded, unsuccessful = set(), newly_canceled
+    return made_ready, canceled
+
+
+def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
+    """Give every uninitialized job of the workflow its place: ready, blocked or canceled.
+
+    Returns (ready, canceled) job ids. Jobs whose upstreams all finished but one of them
+    unsuccessfully are canceled when they ask for it, and the cancellation cascades.
+    """
+    db = database_proxy.obj
+    p = db.param
+    releasing = _codes(RELEASING)
+    db.execute_sql(
+        f"""UPDATE job SET num_blocking = (
+                SELECT COUNT(*) FROM job_depends_on d JOIN job u ON u.id = d.depends_on_job_id
+                WHERE d.job_id = job.id AND u.status NOT IN ({releasing}))
+            WHERE workflow_id = {p} AND status = {int(S.UNINITIALIZED)}""",
+        (workflow_id,),
+    )
+    doomed = [
+        row[0]
+        for row in db.execute_sql(
+            f"""SELECT id FROM job WHERE workflow_id = {p} AND status = {int(S.UNINITIALIZED)} AND num_blocking = 0
+                AND cancel_on_blocking_job_failure = {p} AND EXISTS (
+                    SELECT 1 FROM job_depends_on d JOIN job u ON u.id = d.depends_on_job_id
+                    WHERE d.job_id = job.id AND u.status IN ({_codes(UNSUCCESSFUL)}))""",
+            (workflow_id, True),
+        ).fetchall()
+    ]
+    for chunk in in_chunks(doomed):
+        Job.update(status=S.CANCELED).where(Job.id.in_(chunk)).execute()
+    Job.update(status=S.BLOCKED).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED, Job.num_blocking > 0).execute()
+    ready = {row[0] for row in Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED).tuples()}
+    Job.update(status=S.READY).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED).execute()
+    more_ready, cascaded = release_dependents(set(), set(doomed))
+    return ready | more_ready, set(doomed) | cascaded
+
+
+def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -> int:
+    """Set the seed jobs and everything downstream of them back to uninitialized.
+
+    ``seed_sql`` selects job ids (one column). Disabled jobs stay disabled. Returns the count.
+    """
+    db = database_proxy.obj
+    p = db.param
+    cursor = db.execute_sql(
+        f"""WITH RECURSIVE down(id) AS (
+                {seed_sql}
+                UNION SELECT d.job_id FROM job_depends_on d JOIN down ON d.depends_on_job_id = down.id)
+            UPDATE job SET status = {int(S.UNINITIALIZED)}, num_blocking = 0, active_compute_node_id = NULL
+            WHERE workflow_id = {p} AND status != {int(S.DISABLED)} AND id IN (SELECT id FROM down)""",
+        (*seed_params, workflow_id),
+    )
+    return changed_rows(cursor)

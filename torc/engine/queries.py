@@ -1,0 +1,135 @@
+"""Read-only questions about a workflow, and the input fingerprint of its jobs."""
+
+import hashlib
+import json
+from collections import defaultdict
+
+from peewee import fn
+
+from torc.db.models import (
+    File,
+    Job,
+    JobDependsOn,
+    JobInputFile,
+    JobInputUserData,
+    JobOutputFile,
+    JobOutputUserData,
+    ResourceRequirements,
+    UserData,
+    WorkflowStatus,
+)
+from torc.engine.errors import NotFound
+from torc.status import WORKFLOW_FINISHED, JobStatus
+from torc.units import format_duration
+
+S = JobStatus
+
+
+def workflow_status(workflow_id: int) -> WorkflowStatus:
+    status = WorkflowStatus.get_or_none(WorkflowStatus.workflow == workflow_id)
+    if status is None:
+        raise NotFound(f"workflow {workflow_id} not found")
+    return status
+
+
+def job_or_error(job_id: int) -> Job:
+    job = Job.get_or_none(Job.id == job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def is_complete(workflow_id: int) -> bool:
+    """Complete when no job is outside completed/failed/canceled/terminated/disabled."""
+    return not Job.select().where(Job.workflow == workflow_id, Job.status.not_in(list(WORKFLOW_FINISHED))).exists()
+
+
+def completion_state(workflow_id: int) -> dict:
+    status = workflow_status(workflow_id)
+    return {
+        "is_complete": is_complete(workflow_id),
+        "is_canceled": status.is_canceled,
+        "needs_to_run_completion_script": status.has_detected_need_to_run_completion_script,
+    }
+
+
+def has_ready_jobs(workflow_id: int) -> bool:
+    return Job.select().where(Job.workflow == workflow_id, Job.status == S.READY).exists()
+
+
+def ready_job_requirements(workflow_id: int, scheduler_config_id: int | None) -> dict:
+    """Totals over ready jobs: what an allocation would need to run them all at once."""
+    workflow_status(workflow_id)
+    query = (
+        Job.select(
+            fn.COUNT(Job.id),
+            fn.SUM(ResourceRequirements.num_cpus),
+            fn.SUM(ResourceRequirements.num_gpus),
+            fn.SUM(ResourceRequirements.memory_bytes),
+            fn.MAX(ResourceRequirements.num_nodes),
+            fn.MAX(ResourceRequirements.runtime_s),
+        )
+        .join(ResourceRequirements)
+        .where(Job.workflow == workflow_id, Job.status == S.READY)
+    )
+    if scheduler_config_id is not None:
+        query = query.where(Job.scheduler == scheduler_config_id)
+    count, cpus, gpus, memory, nodes, runtime = query.tuples().get()
+    return {
+        "num_jobs": count or 0,
+        "num_cpus": int(cpus or 0),
+        "num_gpus": int(gpus or 0),
+        "memory_gb": (memory or 0) / 1024**3,
+        "max_num_nodes": int(nodes or 0),
+        "max_runtime": format_duration(runtime or 0),
+    }
+
+
+def required_existing_files(workflow_id: int) -> list[int]:
+    """Files some job reads and no job writes: they must exist before the workflow starts."""
+    workflow_status(workflow_id)
+    produced = JobOutputFile.select(JobOutputFile.file).where(JobOutputFile.workflow == workflow_id)
+    query = (
+        JobInputFile.select(JobInputFile.file)
+        .where(JobInputFile.workflow == workflow_id, JobInputFile.file.not_in(produced))
+        .distinct()
+        .order_by(JobInputFile.file)
+    )
+    return [row[0] for row in query.tuples()]
+
+
+def missing_user_data(workflow_id: int) -> list[int]:
+    """User data some job reads, no job writes, and that has no data yet."""
+    workflow_status(workflow_id)
+    produced = JobOutputUserData.select(JobOutputUserData.user_data).where(JobOutputUserData.workflow == workflow_id)
+    consumed = JobInputUserData.select(JobInputUserData.user_data).where(JobInputUserData.workflow == workflow_id)
+    query = UserData.select(UserData.id).where(
+        UserData.workflow == workflow_id,
+        UserData.id.in_(consumed),
+        UserData.id.not_in(produced),
+        UserData.data.is_null(True) | (UserData.data == "null"),
+    )
+    return [row[0] for row in query.order_by(UserData.id).tuples()]
+
+
+def input_hashes(workflow_id: int) -> dict[int, tuple[str, str]]:
+    """job id → (name, SHA-256 of what the job consumes: command, script, upstream ids, inputs).
+
+    Five queries for the whole workflow, whatever its size.
+    """
+    lists: dict[str, dict[int, list]] = {key: defaultdict(list) for key in ("deps", "files", "user_data")}
+    for job, dep in JobDependsOn.select(JobDependsOn.job, JobDependsOn.depends_on_job).where(JobDependsOn.workflow == workflow_id).tuples():
+        lists["deps"][job].append(dep)
+    for job, file in JobInputFile.select(JobInputFile.job, JobInputFile.file).where(JobInputFile.workflow == workflow_id).tuples():
+        lists["files"][job].append(file)
+    contents = dict(UserData.select(UserData.id, UserData.data).where(UserData.workflow == workflow_id).tuples())
+    for job, item in JobInputUserData.select(JobInputUserData.job, JobInputUserData.user_data).where(JobInputUserData.workflow == workflow_id).tuples():
+        lists["user_data"][job].append([item, contents.get(item)])
+    hashes = {}
+    for job_id, name, command, script in Job.select(Job.id, Job.name, Job.command, Job.invocation_script).where(Job.workflow == workflow_id).tuples():
+        fingerprint = json.dumps(
+            [command, script, sorted(lists["deps"][job_id]), sorted(lists["files"][job_id]), sorted(lists["user_data"][job_id])],
+            separators=(",", ":"),
+        )
+        hashes[job_id] = (name, hashlib.sha256(fingerprint.encode()).hexdigest())
+    return hashes
