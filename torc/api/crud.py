@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from torc.api.base import DeleteCountResponse, WorkflowListArgs, envelope, paginate
 from torc.api.errors import not_found, unprocessable
+from torc.engine.creation import check_references
 from torc.db.connection import write_transaction
 from torc.db.models import Workflow
 
@@ -51,25 +52,6 @@ def workflow_or_404(workflow_id: int) -> Workflow:
     if found is None:
         not_found("workflow", workflow_id)
     return found
-
-
-def check_references(model_by_field: dict[str, type], data: dict, workflow_id: int) -> None:
-    """Each referenced id must name a row of the same workflow (a clear 422 otherwise)."""
-    for name, model in model_by_field.items():
-        value = data.get(name)
-        if value is None:
-            continue
-        ids = value if isinstance(value, list) else [value]
-        if not ids:
-            continue
-        unique = set(ids)
-        found = model.select().where(model.id.in_(unique), model.workflow == workflow_id).count()
-        if found != len(unique):
-            owned = {
-                row.id for row in model.select(model.id).where(model.id.in_(unique), model.workflow == workflow_id)
-            }
-            missing = sorted(unique - owned)
-            unprocessable(f"{missing} not found in workflow {workflow_id}", name)
 
 
 def get_or_404(crud: Crud, ident: int):

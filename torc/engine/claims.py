@@ -169,6 +169,9 @@ def claim_with_wait(workflow_id: int, attempt, wait_seconds: float) -> Claim:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return claim
-        if queries.is_complete(workflow_id):
+        state = queries.completion_state(workflow_id)
+        if state["is_canceled"]:
+            return Claim([], "workflow is canceled")
+        if state["is_complete"]:
             return Claim([], "workflow is complete")
         HUB.wait(seen, min(remaining, 1.0))

@@ -5,7 +5,7 @@ from torc.db.models import Job, UserData, WorkflowResult, WorkflowStatus
 from torc.engine import actions, propagation, queries
 from torc.engine.errors import Conflict
 from torc.engine.events import record_event
-from torc.engine.sql import bulk_update_text, in_chunks
+from torc.engine.sql import bulk_update, in_chunks
 from torc.engine.wakeup import jobs_changed
 from torc.status import JobStatus
 
@@ -55,7 +55,7 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ep
         WorkflowResult.job.in_(Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED)),
     ).execute()
     ready, canceled = propagation.evaluate_uninitialized(workflow_id)
-    bulk_update_text("job", "input_hash", [(job_id, digest) for job_id, (_, digest) in queries.input_hashes(workflow_id).items()])
+    bulk_update("job", "input_hash", [(job_id, digest) for job_id, (_, digest) in queries.input_hashes(workflow_id).items()])
     WorkflowStatus.update(is_canceled=False, has_detected_need_to_run_completion_script=False).where(WorkflowStatus.id == status.id).execute()
     actions.reset_actions(workflow_id)
     if queries.is_complete(workflow_id):
@@ -120,6 +120,6 @@ def process_changed_job_inputs(workflow_id: int, dry_run: bool) -> dict:
         ids = [job_id for job_id, _, _ in changed]
         for chunk in in_chunks(ids):
             Job.update(status=S.UNINITIALIZED).where(Job.id.in_(chunk), Job.status != S.DISABLED).execute()
-        bulk_update_text("job", "input_hash", [(job_id, digest) for job_id, _, digest in changed])
+        bulk_update("job", "input_hash", [(job_id, digest) for job_id, _, digest in changed])
     return {"reinitialized_jobs": sorted(name for _, name, _ in changed)}
 

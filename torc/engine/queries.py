@@ -6,10 +6,10 @@ from collections import defaultdict
 
 from peewee import fn
 
+from torc.db.connection import database_proxy
 from torc.db.models import (
     File,
     Job,
-    JobDependsOn,
     JobInputFile,
     JobInputUserData,
     JobOutputFile,
@@ -19,6 +19,7 @@ from torc.db.models import (
     WorkflowStatus,
 )
 from torc.engine.errors import NotFound
+from torc.engine.sql import rows as sql_rows
 from torc.status import WORKFLOW_FINISHED, JobStatus
 from torc.units import format_duration
 
@@ -115,20 +116,22 @@ def missing_user_data(workflow_id: int) -> list[int]:
 def input_hashes(workflow_id: int) -> dict[int, tuple[str, str]]:
     """job id → (name, SHA-256 of what the job consumes: command, script, upstream ids, inputs).
 
-    Five queries for the whole workflow, whatever its size.
+    Five plain queries for the whole workflow, whatever its size.
     """
+    p = database_proxy.obj.param
     lists: dict[str, dict[int, list]] = {key: defaultdict(list) for key in ("deps", "files", "user_data")}
-    for job, dep in JobDependsOn.select(JobDependsOn.job, JobDependsOn.depends_on_job).where(JobDependsOn.workflow == workflow_id).tuples():
+    for job, dep in sql_rows(f"SELECT job_id, depends_on_job_id FROM job_depends_on WHERE workflow_id = {p}", (workflow_id,)):
         lists["deps"][job].append(dep)
-    for job, file in JobInputFile.select(JobInputFile.job, JobInputFile.file).where(JobInputFile.workflow == workflow_id).tuples():
+    for job, file in sql_rows(f"SELECT job_id, file_id FROM job_input_file WHERE workflow_id = {p}", (workflow_id,)):
         lists["files"][job].append(file)
-    contents = dict(UserData.select(UserData.id, UserData.data).where(UserData.workflow == workflow_id).tuples())
-    for job, item in JobInputUserData.select(JobInputUserData.job, JobInputUserData.user_data).where(JobInputUserData.workflow == workflow_id).tuples():
+    contents = dict(sql_rows(f"SELECT id, data FROM user_data WHERE workflow_id = {p}", (workflow_id,)))
+    for job, item in sql_rows(f"SELECT job_id, user_data_id FROM job_input_user_data WHERE workflow_id = {p}", (workflow_id,)):
         lists["user_data"][job].append([item, contents.get(item)])
     hashes = {}
-    for job_id, name, command, script in Job.select(Job.id, Job.name, Job.command, Job.invocation_script).where(Job.workflow == workflow_id).tuples():
+    empty: list = []
+    for job_id, name, command, script in sql_rows(f"SELECT id, name, command, invocation_script FROM job WHERE workflow_id = {p}", (workflow_id,)):
         fingerprint = json.dumps(
-            [command, script, sorted(lists["deps"][job_id]), sorted(lists["files"][job_id]), sorted(lists["user_data"][job_id])],
+            [command, script, sorted(lists["deps"].get(job_id, empty)), sorted(lists["files"].get(job_id, empty)), sorted(lists["user_data"].get(job_id, empty))],
             separators=(",", ":"),
         )
         hashes[job_id] = (name, hashlib.sha256(fingerprint.encode()).hexdigest())

@@ -53,6 +53,7 @@ __all__ = [
     "ComputeNodeModel",
     "ComputeNodesResources",
     "CreateJobsResponse",
+    "CreateWorkflowFromSpecResponse",
     "DefaultErrorResponse",
     "DeleteCountResponse",
     "EventModel",
@@ -99,12 +100,21 @@ __all__ = [
     "ResultModel",
     "ScheduledComputeNodesModel",
     "SlurmSchedulerModel",
+    "SpecAction",
+    "SpecFailureHandler",
+    "SpecFailureRule",
+    "SpecFile",
+    "SpecJob",
+    "SpecResourceRequirements",
+    "SpecSlurmScheduler",
+    "SpecUserData",
     "UserDataModel",
     "UserGroupMembershipModel",
     "VersionResponse",
     "WorkflowAccessGroupModel",
     "WorkflowActionModel",
     "WorkflowModel",
+    "WorkflowSpecRecords",
     "WorkflowStatusModel",
 ]
 
@@ -148,6 +158,7 @@ from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsRes
 from torc.openapi_client.models.compute_node_model import ComputeNodeModel as ComputeNodeModel
 from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources as ComputeNodesResources
 from torc.openapi_client.models.create_jobs_response import CreateJobsResponse as CreateJobsResponse
+from torc.openapi_client.models.create_workflow_from_spec_response import CreateWorkflowFromSpecResponse as CreateWorkflowFromSpecResponse
 from torc.openapi_client.models.default_error_response import DefaultErrorResponse as DefaultErrorResponse
 from torc.openapi_client.models.delete_count_response import DeleteCountResponse as DeleteCountResponse
 from torc.openapi_client.models.event_model import EventModel as EventModel
@@ -194,11 +205,20 @@ from torc.openapi_client.models.resource_requirements_model import ResourceRequi
 from torc.openapi_client.models.result_model import ResultModel as ResultModel
 from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel as ScheduledComputeNodesModel
 from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel as SlurmSchedulerModel
+from torc.openapi_client.models.spec_action import SpecAction as SpecAction
+from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler as SpecFailureHandler
+from torc.openapi_client.models.spec_failure_rule import SpecFailureRule as SpecFailureRule
+from torc.openapi_client.models.spec_file import SpecFile as SpecFile
+from torc.openapi_client.models.spec_job import SpecJob as SpecJob
+from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements as SpecResourceRequirements
+from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler as SpecSlurmScheduler
+from torc.openapi_client.models.spec_user_data import SpecUserData as SpecUserData
 from torc.openapi_client.models.user_data_model import UserDataModel as UserDataModel
 from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel as UserGroupMembershipModel
 from torc.openapi_client.models.version_response import VersionResponse as VersionResponse
 from torc.openapi_client.models.workflow_access_group_model import WorkflowAccessGroupModel as WorkflowAccessGroupModel
 from torc.openapi_client.models.workflow_action_model import WorkflowActionModel as WorkflowActionModel
 from torc.openapi_client.models.workflow_model import WorkflowModel as WorkflowModel
+from torc.openapi_client.models.workflow_spec_records import WorkflowSpecRecords as WorkflowSpecRecords
 from torc.openapi_client.models.workflow_status_model import WorkflowStatusModel as WorkflowStatusModel
 

@@ -19,12 +19,16 @@ server creates the returned records. The format is upstream torc's (same field n
   supports_termination, resource_requirements, failure_handler, scheduler, depends_on,
   input_files, output_files, input_user_data, output_user_data}.
 * ``actions`` {trigger_type, action_type, job_names, action_config, persistent}.
+
+``parse_memory_bytes`` and ``parse_duration_seconds`` are re-exported from ``torc.units`` so
+that specs accept exactly the strings the server does.
 """
+
+from torc.units import parse_duration_seconds, parse_memory_bytes
 
 from .builder import load_workflow_spec
 from .errors import SpecError
 from .model import ExpandedWorkflow
-from .units import parse_duration_seconds, parse_memory_bytes
 
 __all__ = [
     "ExpandedWorkflow",

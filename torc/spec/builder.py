@@ -7,6 +7,7 @@ from os import PathLike
 
 from . import expansion, sections
 from .actions import build_actions
+from .bulk import gc_paused
 from .errors import Context, SpecError
 from .graph import check_acyclic
 from .loader import read_spec_file
@@ -24,12 +25,17 @@ def load_workflow_spec(
     already-parsed document. ``source_name`` is the name errors use for the source
     (default: the path, or nothing for a dict). Raises SpecError for any invalid input.
     """
+    if not isinstance(path_or_dict, (str, PathLike, Mapping)):
+        raise SpecError(
+            f"expected a spec file path or a mapping, got {type(path_or_dict).__name__}", file=source_name
+        )
     source = source_name
     if source is None and not isinstance(path_or_dict, Mapping):
         source = str(path_or_dict)
     try:
         document = path_or_dict if isinstance(path_or_dict, Mapping) else read_spec_file(path_or_dict)
-        return build_workflow(document)
+        with gc_paused():
+            return build_workflow(document)
     except SpecError as err:
         if err.file is None:
             err.file = source
@@ -40,32 +46,41 @@ def build_workflow(document: object) -> ExpandedWorkflow:
     """Expanded workflow of a parsed spec document."""
     root = Context()
     spec = validate_workflow(document)
-    workflow_params = spec.get("parameters", {})
+    params = spec.get("parameters", {})
 
     files = {
         name: {"name": name, "path": item.fields["path"]}
-        for name, item in expansion.expand_section(spec.get("files", []), expansion.FILES, workflow_params, root).items()
-    }
-    user_data = {
-        name: {"name": name, "data": item.fields.get("data"), "is_ephemeral": item.fields.get("is_ephemeral", False)}
         for name, item in expansion.expand_section(
-            spec.get("user_data", []), expansion.USER_DATA, workflow_params, root
+            spec.get("files", []), expansion.FILES, params, root
         ).items()
     }
-    resource_requirements = sections.unique_by_name(
-        spec.get("resource_requirements", []), "resource_requirements", "resource_requirements", root
-    )
-    failure_handlers = sections.unique_by_name(spec.get("failure_handlers", []), "failure_handlers", "failure handler", root)
-    slurm_schedulers = sections.unique_by_name(spec.get("slurm_schedulers", []), "slurm_schedulers", "slurm scheduler", root)
-    job_expansions = expansion.expand_section(spec["jobs"], expansion.JOBS, workflow_params, root)
+    user_data = {
+        name: {
+            "name": name,
+            "data": item.fields.get("data"),
+            "is_ephemeral": item.fields.get("is_ephemeral", False),
+        }
+        for name, item in expansion.expand_section(
+            spec.get("user_data", []), expansion.USER_DATA, params, root
+        ).items()
+    }
+    named = {
+        section: sections.unique_by_name(spec.get(section, []), section, label, root)
+        for section, label in (
+            ("resource_requirements", "resource_requirements"),
+            ("failure_handlers", "failure handler"),
+            ("slurm_schedulers", "slurm scheduler"),
+        )
+    }
+    job_expansions = expansion.expand_section(spec["jobs"], expansion.JOBS, params, root)
 
     indexes = {
         "job": NameIndex("job", job_expansions),
         "file": NameIndex("file", files),
         "user_data": NameIndex("user_data", user_data),
-        "resource_requirements": NameIndex("resource_requirements", resource_requirements),
-        "failure handler": NameIndex("failure handler", failure_handlers),
-        "slurm scheduler": NameIndex("slurm scheduler", slurm_schedulers),
+        "resource_requirements": NameIndex("resource_requirements", named["resource_requirements"]),
+        "failure handler": NameIndex("failure handler", named["failure_handlers"]),
+        "slurm scheduler": NameIndex("slurm scheduler", named["slurm_schedulers"]),
     }
     jobs = resolve_jobs(job_expansions, indexes, root)
     check_acyclic(jobs)
@@ -75,9 +90,11 @@ def build_workflow(document: object) -> ExpandedWorkflow:
         workflow=sections.workflow_record(spec),
         files=list(files.values()),
         user_data=list(user_data.values()),
-        resource_requirements=[sections.resource_requirements_record(e) for e in resource_requirements.values()],
-        failure_handlers=[sections.failure_handler_record(e) for e in failure_handlers.values()],
-        slurm_schedulers=[sections.slurm_scheduler_record(e) for e in slurm_schedulers.values()],
+        resource_requirements=[
+            sections.resource_requirements_record(e) for e in named["resource_requirements"].values()
+        ],
+        failure_handlers=[sections.failure_handler_record(e) for e in named["failure_handlers"].values()],
+        slurm_schedulers=[sections.slurm_scheduler_record(e) for e in named["slurm_schedulers"].values()],
         jobs=jobs,
         actions=actions,
     )

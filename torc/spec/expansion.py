@@ -79,11 +79,6 @@ class Expansion:
             return ctx
         return ctx.for_job(self.name, self.params.describe(self.combos[k]))
 
-    def describe(self, k: int = 0) -> str:
-        """``"file 'raw_sales' (dataset=sales)"``, for messages about non-job records."""
-        params = self.params.describe(self.combos[k])
-        return f"{self.layout.label} '{self.name}'" + (f" ({params})" if params else "")
-
 
 def expand_section(
     entries: list[dict],
@@ -127,8 +122,10 @@ def _resolve_parameters(entry: dict, workflow_params: dict[str, list], ctx: Cont
     for i, param in enumerate(entry.get("use_parameters", ())):
         if param not in workflow_params:
             known = ", ".join(workflow_params) or "none"
-            raise ctx.at("use_parameters").at(i).error(
-                f"unknown workflow parameter '{param}' (workflow parameters: {known})"
+            raise (
+                ctx.at("use_parameters")
+                .at(i)
+                .error(f"unknown workflow parameter '{param}' (workflow parameters: {known})")
             )
         selected[param] = workflow_params[param]
     selected.update(entry.get("parameters", {}))

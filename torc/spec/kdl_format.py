@@ -104,7 +104,9 @@ _PARSE_ERROR_RE = re.compile(r"(\d+):(\d+) parse error: (.*)", re.DOTALL)
 def parse_kdl(text: str) -> dict:
     """Document of a KDL spec."""
     try:
-        document = kdl.parse(_v2_to_v1(text), kdl.ParseConfig(nativeUntaggedValues=False))
+        document = kdl.parse(
+            _v2_to_v1(text), kdl.ParseConfig(nativeUntaggedValues=False, nativeTaggedValues=False)
+        )
     except kdl.ParseError as exc:
         match = _PARSE_ERROR_RE.match(str(exc))
         if match is None:
@@ -122,10 +124,10 @@ def _convert_node(node: kdl.Node, kind: _Kind, where: str) -> dict:
     result: dict[str, Any] = {}
     if kind.named:
         if len(node.args) != 1:
-            raise SpecError(f"KDL node '{node.name}' at {where} needs exactly one argument, its name")
+            raise _error(where, f"node '{node.name}' needs exactly one argument, its name")
         result["name"] = _value(node.args[0], where)
     elif node.args:
-        raise SpecError(f"KDL node '{node.name}' at {where} takes no arguments, only children")
+        raise _error(where, f"node '{node.name}' takes no arguments, only children")
     for key, raw in node.props.items():
         _set_once(result, key, _field_value(kind, key, raw, f"{where}.{key}"), where)
     _add_children(result, node.nodes, kind, where)
@@ -153,14 +155,14 @@ def _add_children(result: dict, nodes: list[kdl.Node], kind: _Kind, where: str) 
         else:
             _leaf_only(child, path)
             if len(child.args) != 1:
-                raise SpecError(f"KDL node '{name}' at {path} needs exactly one value, got {len(child.args)}")
+                raise _error(path, f"node '{name}' needs exactly one value, got {len(child.args)}")
             _set_once(result, name, _field_value(kind, name, child.args[0], path), where)
 
 
 def _mapping(node: kdl.Node, where: str) -> dict:
     """``parameters { i "1:3" }`` or ``parameters i="1:3"`` -> {"i": "1:3"}."""
     if node.args:
-        raise SpecError(f"KDL node '{node.name}' at {where} takes no arguments, only children")
+        raise _error(where, f"node '{node.name}' takes no arguments, only children")
     result = {key: _value(raw, f"{where}.{key}") for key, raw in node.props.items()}
     for child in node.nodes:
         path = f"{where}.{child.name}"
@@ -168,25 +170,29 @@ def _mapping(node: kdl.Node, where: str) -> dict:
         _leaf_only(child, path)
         values = [_value(arg, path) for arg in child.args]
         if not values:
-            raise SpecError(f"KDL node '{child.name}' at {path} needs a value")
+            raise _error(path, f"node '{child.name}' needs a value")
         _set_once(result, child.name, values[0] if len(values) == 1 else values, where)
     return result
 
 
+def _error(where: str, message: str) -> SpecError:
+    return SpecError(f"KDL {message}", field=where or None)
+
+
 def _leaf_only(node: kdl.Node, where: str) -> None:
     if node.props or node.nodes:
-        raise SpecError(f"KDL node '{node.name}' at {where} takes only values, not properties or children")
+        raise _error(where, f"node '{node.name}' takes only values, not properties or children")
 
 
 def _set_once(result: dict, key: str, value: Any, where: str) -> None:
     if key in result:
-        raise SpecError(f"KDL field '{key}' is given more than once in {where or 'the document'}")
+        raise _error(f"{where}.{key}" if where else key, f"'{key}' is given more than once")
     result[key] = value
 
 
 def _reject_tag(node: kdl.Node, where: str) -> None:
     if node.tag is not None:
-        raise SpecError(f"KDL type annotation ({node.tag}) on {where} is not supported")
+        raise _error(where, f"type annotation ({node.tag}) is not supported")
 
 
 def _field_value(kind: _Kind, key: str, raw: Any, where: str) -> Any:
@@ -195,14 +201,14 @@ def _field_value(kind: _Kind, key: str, raw: Any, where: str) -> Any:
         try:
             return json.loads(value)
         except ValueError as exc:
-            raise SpecError(f"KDL field {where} must hold JSON text: {exc}") from None
+            raise _error(where, f"'{key}' must hold JSON text: {exc}") from None
     return value
 
 
 def _value(raw: Any, where: str) -> Any:
     """kdl-py value object -> str, int, float, bool or None."""
     if getattr(raw, "tag", None) is not None:
-        raise SpecError(f"KDL type annotation ({raw.tag}) on a value at {where} is not supported")
+        raise _error(where, f"type annotation ({raw.tag}) is not supported")
     if isinstance(raw, kdl.Decimal):
         if isinstance(raw.mantissa, int) and raw.exponent >= 0:
             return raw.mantissa * 10**raw.exponent
@@ -211,7 +217,7 @@ def _value(raw: Any, where: str) -> Any:
         return raw.value
     if isinstance(raw, kdl.Null):
         return None
-    raise SpecError(f"unsupported KDL value {raw!r} at {where}")
+    raise _error(where, f"unsupported value {raw!r}")
 
 
 # --- KDL 2 -> KDL 1 translation ----------------------------------------------------------
@@ -233,7 +239,7 @@ def _v2_to_v1(text: str) -> str:
         c = text[i]
         if c == '"' and text.startswith('"""', i):
             line = text.count("\n", 0, i) + 1
-            raise SpecError("KDL multi-line strings (\"\"\") are not supported; use \\n escapes", line=line)
+            raise SpecError('KDL multi-line strings (""") are not supported; use \\n escapes', line=line)
         raw = _RAW_OPEN_RE.match(text, i) if c in "r#" and not _in_identifier(text, i) else None
         if raw:
             closing = '"' + raw.group(1)

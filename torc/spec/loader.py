@@ -82,8 +82,10 @@ class _StrictYamlLoader(yaml.SafeLoader):
                 key = self.construct_object(key_node)
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark,
-                        f"found duplicate key '{key}'", key_node.start_mark,
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key '{key}'",
+                        key_node.start_mark,
                     )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)

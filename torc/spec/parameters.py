@@ -158,9 +158,7 @@ class Template:
     parts: tuple[str | tuple[int, tuple[str, ...]], ...]
 
     def render(self, combo: tuple[int, ...]) -> str:
-        return "".join(
-            part if part.__class__ is str else part[1][combo[part[0]]] for part in self.parts
-        )
+        return "".join(part if part.__class__ is str else part[1][combo[part[0]]] for part in self.parts)
 
 
 @dataclass(frozen=True)
@@ -223,8 +221,7 @@ class ParameterSet:
     def describe(self, combo: tuple[int, ...]) -> str:
         """``"i=3, lr=0.01"``: the values that produced one expansion, for messages."""
         return ", ".join(
-            f"{name}={format_value(values[k])}"
-            for name, values, k in zip(self.names, self.values, combo)
+            f"{name}={format_value(values[k])}" for name, values, k in zip(self.names, self.values, combo)
         )
 
     def compile(self, text: str, ctx: Context, *, regex: bool = False) -> Template | Lookup | Literal:

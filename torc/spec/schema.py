@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import units
+from torc import units
+
 from .errors import Context
 from .parameters import IDENTIFIER, parse_values
 
@@ -144,7 +145,17 @@ def _unit(parse: Callable[[str], Any]) -> Validator:
 
 memory = _unit(units.parse_memory_bytes)
 duration = _unit(units.parse_duration_seconds)
-walltime = _unit(units.check_slurm_walltime)
+
+# Every time format sbatch --time accepts: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
+_WALLTIME_RE = re.compile(r"\d+(?::\d+){0,2}|\d+-\d+(?::\d+){0,2}|unlimited|infinite", re.IGNORECASE)
+
+
+def walltime(value: Any, ctx: Context) -> str:
+    if _WALLTIME_RE.fullmatch(string(value, ctx).strip()) is None:
+        raise ctx.error(
+            f"invalid walltime {value!r}: expected a Slurm time such as '04:00:00' or '1-12:00:00'"
+        )
+    return value
 
 
 def json_value(value: Any, ctx: Context) -> Any:

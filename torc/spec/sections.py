@@ -15,8 +15,19 @@ from .errors import Context
 from .schema import SLURM_SCHEDULER
 
 # Defaults of the server's resource_requirements model (also its auto-created "default").
-RESOURCE_REQUIREMENTS_DEFAULTS = {"num_cpus": 1, "num_gpus": 0, "num_nodes": 1, "memory": "1m", "runtime": "P0DT1M"}
-FAILURE_RULE_DEFAULTS = {"exit_codes": [], "match_all_exit_codes": False, "recovery_script": None, "max_retries": 3}
+RESOURCE_REQUIREMENTS_DEFAULTS = {
+    "num_cpus": 1,
+    "num_gpus": 0,
+    "num_nodes": 1,
+    "memory": "1m",
+    "runtime": "P0DT1M",
+}
+FAILURE_RULE_DEFAULTS = {
+    "exit_codes": [],
+    "match_all_exit_codes": False,
+    "recovery_script": None,
+    "max_retries": 3,
+}
 SLURM_SCHEDULER_DEFAULTS = {"nodes": 1, "walltime": "01:00:00"}
 # Upstream's client sets 90 s (the database default of 0 would let workers exit before
 # dependents are released).

@@ -18,6 +18,7 @@ from torc.api.resources import (
     system,
     user_data,
     workflow_actions,
+    workflow_specs,  # noqa: F401  (adds a route to the workflows blueprint)
     workflows,
 )
 

@@ -1,57 +1,22 @@
-"""Jobs: CRUD and set-based bulk creation.
+"""Jobs: CRUD and bulk creation (``torc.engine.creation.insert_jobs`` does the set-based work).
 
 A job's relationships (the jobs it waits for, the files and user data it reads and writes) live in
-join tables; :func:`insert_jobs` writes a whole batch of jobs and their relationships with a
-handful of multi-row statements whatever the batch size.
+join tables and appear in the API as id lists.
 """
 
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from peewee import chunked
 
 from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
-from torc.api.crud import Crud, check_references, register_crud, workflow_or_404
+from torc.api.crud import Crud, register_crud, workflow_or_404
 from torc.api.errors import unprocessable
 from torc.api.fields import JobStatusField
 from torc.db.connection import write_transaction
-from torc.db.models import (
-    FailureHandler,
-    File,
-    Job,
-    JobDependsOn,
-    JobInputFile,
-    JobInputUserData,
-    JobOutputFile,
-    JobOutputUserData,
-    ResourceRequirements,
-    SlurmScheduler,
-    UserData,
-)
-from torc.status import JobStatus
+from torc.db.models import Job, JobDependsOn, JobInputFile
+from torc.engine.creation import RELATIONSHIPS, SCALAR_REFERENCES, insert_jobs
+from torc.engine.sql import bulk_insert, in_chunks
 
 blp = Blueprint("jobs", __name__, url_prefix=BASE_PATH, description="Jobs: commands and their relationships")
-
-#: Rows per multi-row INSERT: stays under SQLite's bound-variable limit for every table here.
-INSERT_CHUNK = 2000
-
-#: API list field → (join model, column naming the other side, model the ids must belong to).
-RELATIONSHIPS = {
-    "depends_on_job_ids": (JobDependsOn, "depends_on_job", Job),
-    "input_file_ids": (JobInputFile, "file", File),
-    "output_file_ids": (JobOutputFile, "file", File),
-    "input_user_data_ids": (JobInputUserData, "user_data", UserData),
-    "output_user_data_ids": (JobOutputUserData, "user_data", UserData),
-}
-
-SCALAR_REFERENCES = {
-    "resource_requirements_id": ResourceRequirements,
-    "scheduler_id": SlurmScheduler,
-    "failure_handler_id": FailureHandler,
-}
-
-#: Statuses a client may give a job it creates; every other status is reached through the engine.
-CREATABLE_STATUSES = {JobStatus.UNINITIALIZED, JobStatus.DISABLED}
-
 
 class JobModel(ApiSchema):
     id = fields.Integer()
@@ -100,74 +65,10 @@ def attach_relationships(jobs) -> None:
     by_id = {job.id: job for job in jobs}
     for attr, (join, other, _) in RELATIONSHIPS.items():
         column = getattr(join, other)
-        for chunk in chunked(ids, INSERT_CHUNK):
+        for chunk in in_chunks(ids):
             rows = join.select(join.job, column).where(join.job.in_(chunk)).order_by(column).tuples()
             for job_id, other_id in rows:
                 getattr(by_id[job_id], attr).append(other_id)
-
-
-def _check_status_on_create(job: dict) -> None:
-    status = job.get("status", JobStatus.UNINITIALIZED)
-    if status not in CREATABLE_STATUSES:
-        unprocessable(f"a new job must be uninitialized or disabled, not {JobStatus(status).label}", "status")
-
-
-def insert_jobs(workflow_id: int, jobs: list[dict]) -> list[int]:
-    """Insert validated jobs of one workflow and their relationships; return the new ids in order.
-
-    Must run inside a write transaction. References are checked for the whole batch at once.
-    """
-    default_rr = (
-        ResourceRequirements.select(ResourceRequirements.id)
-        .where(ResourceRequirements.workflow == workflow_id, ResourceRequirements.name == "default")
-        .scalar()
-    )
-    for name, model in {**SCALAR_REFERENCES, **{k: v[2] for k, v in RELATIONSHIPS.items()}}.items():
-        values = []
-        for job in jobs:
-            value = job.get(name)
-            values.extend(value if isinstance(value, list) else [value] if value is not None else [])
-        check_references({name: model}, {name: values}, workflow_id)
-    rows = []
-    for job in jobs:
-        _check_status_on_create(job)
-        row = {k: v for k, v in job.items() if k not in RELATIONSHIPS and k != "id"}
-        row["workflow_id"] = workflow_id
-        if row.get("resource_requirements_id") is None:
-            row["resource_requirements_id"] = default_rr
-        rows.append(row)
-    new_ids = []
-    for chunk in _uniform_chunks(rows):
-        new_ids.extend(row.id for row in Job.insert_many(chunk).returning(Job.id).execute())
-    for attr, (join, other, _) in RELATIONSHIPS.items():
-        links = [
-            {"job": job_id, other: other_id, "workflow": workflow_id}
-            for job_id, job in zip(new_ids, jobs)
-            for other_id in dict.fromkeys(job.get(attr) or [])
-        ]
-        for chunk in chunked(links, INSERT_CHUNK):
-            join.insert_many(chunk).execute()
-    return new_ids
-
-
-def _uniform_chunks(rows: list[dict]):
-    """Multi-row INSERTs need the same columns in every row: group rows by their key set."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
-    if len(groups) == 1:
-        yield from chunked(rows, INSERT_CHUNK)
-        return
-    # Keep the caller's order of ids: fill every row with every column, using model defaults.
-    columns = set().union(*groups)
-    defaults = {name: Job._meta.fields[_field_name(name)].default for name in columns}
-    full = [{name: row.get(name, defaults[name]) for name in columns} for row in rows]
-    yield from chunked(full, INSERT_CHUNK)
-
-
-def _field_name(api_name: str) -> str:
-    field = Job._meta.combined[api_name]
-    return field.name
 
 
 def replace_relationships(job: Job, values: dict) -> None:
@@ -177,9 +78,8 @@ def replace_relationships(job: Job, values: dict) -> None:
             continue
         join, other, _ = RELATIONSHIPS[attr]
         join.delete().where(join.job == job.id).execute()
-        links = [{"job": job.id, other: other_id, "workflow": job.workflow_id} for other_id in dict.fromkeys(new_ids)]
-        for chunk in chunked(links, INSERT_CHUNK):
-            join.insert_many(chunk).execute()
+        links = [(job.id, other_id, job.workflow_id) for other_id in dict.fromkeys(new_ids)]
+        bulk_insert(join._meta.table_name, ["job_id", getattr(join, other).column_name, "workflow_id"], links)
 
 
 def _prepare(data: dict, existing) -> None:
@@ -265,7 +165,7 @@ def create_jobs(data):
         workflow_or_404(workflow_id)
         new_ids = insert_jobs(workflow_id, jobs)
     created = []
-    for chunk in chunked(new_ids, INSERT_CHUNK):
+    for chunk in in_chunks(new_ids):
         created.extend(Job.select().where(Job.id.in_(chunk)).order_by(Job.id))
     attach_relationships(created)
     return {"jobs": created}

@@ -4,7 +4,8 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
-from torc.api.crud import Crud, check_references, create_instance, register_crud
+from torc.api.crud import Crud, create_instance, register_crud
+from torc.engine.creation import check_references
 from torc.api.fields import JsonObjectText
 from torc.db.connection import write_transaction
 from torc.db.models import Job, JobInputUserData, JobOutputUserData, UserData

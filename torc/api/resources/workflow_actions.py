@@ -11,7 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema
-from torc.api.crud import check_references, workflow_or_404
+from torc.api.crud import workflow_or_404
+from torc.engine.creation import check_references
 from torc.api.errors import not_found, unprocessable
 from torc.api.fields import JsonIntListText, JsonObjectText
 from torc.db.connection import write_transaction

@@ -10,16 +10,12 @@ from torc.api.crud import workflow_or_404
 from torc.api.errors import unprocessable
 from torc.api.fields import validate_json_text
 from torc.db.connection import write_transaction
-from torc.db.models import Event, ResourceRequirements, Workflow, WorkflowStatus
-from torc.units import parse_duration_seconds, parse_memory_bytes
+from torc.db.models import Event, Workflow, WorkflowStatus
+from torc.engine.creation import create_workflow_row
 
 blp = Blueprint("workflows", __name__, url_prefix=BASE_PATH, description="Workflows and their run status")
 
 SORT_METHODS = ["gpus_runtime_memory", "gpus_memory_runtime", "none"]
-
-#: Auto-created resource requirements of every workflow (upstream: 1 CPU, 1 node, 1m, 1 minute).
-DEFAULT_REQUIREMENTS = {"name": "default", "num_cpus": 1, "num_gpus": 0, "num_nodes": 1, "memory": "1m", "runtime": "P0DT1M"}
-
 
 class WorkflowModel(ApiSchema):
     id = fields.Integer()
@@ -64,11 +60,7 @@ class LatestEventTimestampResponse(ApiSchema):
     timestamp = fields.Integer(allow_none=True, required=True, metadata={"description": "Milliseconds since the epoch, null without events"})
 
 
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _attach_status(workflows) -> None:
+def attach_status(workflows) -> None:
     """``status_id`` is the id of the workflow's status row."""
     by_workflow = {
         row.workflow_id: row.id
@@ -84,22 +76,6 @@ def status_of(workflow_id: int) -> WorkflowStatus:
     return WorkflowStatus.get(WorkflowStatus.workflow == workflow_id)
 
 
-def create_workflow_row(data: dict) -> Workflow:
-    """Insert a workflow with its status row and its ``default`` resource requirements."""
-    data.pop("id", None)
-    data.pop("status_id", None)
-    data["timestamp"] = now_iso()
-    workflow = Workflow.create(**data)
-    WorkflowStatus.create(workflow=workflow)
-    ResourceRequirements.create(
-        workflow=workflow,
-        memory_bytes=parse_memory_bytes(DEFAULT_REQUIREMENTS["memory"]),
-        runtime_s=parse_duration_seconds(DEFAULT_REQUIREMENTS["runtime"]),
-        **DEFAULT_REQUIREMENTS,
-    )
-    return workflow
-
-
 @blp.route("/workflows", methods=["POST"], endpoint="create_workflow")
 @blp.arguments(WorkflowModel)
 @blp.response(200, WorkflowModel)
@@ -107,7 +83,7 @@ def create_workflow_row(data: dict) -> Workflow:
 def create_workflow(data):
     with write_transaction():
         workflow = create_workflow_row(data)
-    _attach_status([workflow])
+    attach_status([workflow])
     return workflow
 
 
@@ -122,7 +98,7 @@ def list_workflows(args):
             query = query.where(getattr(Workflow, name) == args[name])
     if "is_archived" in args:
         query = query.join(WorkflowStatus).where(WorkflowStatus.is_archived == args["is_archived"])
-    return paginate(query, args, Workflow, _attach_status)
+    return paginate(query, args, Workflow, attach_status)
 
 
 @blp.route("/workflows/<int:id>", methods=["GET"], endpoint="get_workflow")
@@ -131,7 +107,7 @@ def list_workflows(args):
 @blp.doc(operationId="get_workflow", summary="Get a workflow.")
 def get_workflow(id):
     workflow = workflow_or_404(id)
-    _attach_status([workflow])
+    attach_status([workflow])
     return workflow
 
 
@@ -148,7 +124,7 @@ def update_workflow(data, id):
         if data:
             Workflow.update(**data).where(Workflow.id == id).execute()
         workflow = Workflow.get_by_id(id)
-    _attach_status([workflow])
+    attach_status([workflow])
     return workflow
 
 
@@ -159,7 +135,7 @@ def update_workflow(data, id):
 def delete_workflow(id):
     with write_transaction():
         workflow = workflow_or_404(id)
-        _attach_status([workflow])
+        attach_status([workflow])
         Workflow.delete().where(Workflow.id == id).execute()
     return workflow
 

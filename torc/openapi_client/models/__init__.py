@@ -23,6 +23,7 @@ from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsRes
 from torc.openapi_client.models.compute_node_model import ComputeNodeModel
 from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources
 from torc.openapi_client.models.create_jobs_response import CreateJobsResponse
+from torc.openapi_client.models.create_workflow_from_spec_response import CreateWorkflowFromSpecResponse
 from torc.openapi_client.models.default_error_response import DefaultErrorResponse
 from torc.openapi_client.models.delete_count_response import DeleteCountResponse
 from torc.openapi_client.models.event_model import EventModel
@@ -69,11 +70,20 @@ from torc.openapi_client.models.resource_requirements_model import ResourceRequi
 from torc.openapi_client.models.result_model import ResultModel
 from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel
 from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel
+from torc.openapi_client.models.spec_action import SpecAction
+from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler
+from torc.openapi_client.models.spec_failure_rule import SpecFailureRule
+from torc.openapi_client.models.spec_file import SpecFile
+from torc.openapi_client.models.spec_job import SpecJob
+from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements
+from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler
+from torc.openapi_client.models.spec_user_data import SpecUserData
 from torc.openapi_client.models.user_data_model import UserDataModel
 from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel
 from torc.openapi_client.models.version_response import VersionResponse
 from torc.openapi_client.models.workflow_access_group_model import WorkflowAccessGroupModel
 from torc.openapi_client.models.workflow_action_model import WorkflowActionModel
 from torc.openapi_client.models.workflow_model import WorkflowModel
+from torc.openapi_client.models.workflow_spec_records import WorkflowSpecRecords
 from torc.openapi_client.models.workflow_status_model import WorkflowStatusModel
 

@@ -1,0 +1,240 @@
+"""Creating records in bulk: a workflow with its fixed parts, and batches of jobs.
+
+Shared by the CRUD endpoints (``POST /workflows``, ``POST /jobs``, ``POST /bulk_jobs``) and by
+spec-based creation, which writes a whole workflow in one transaction.
+"""
+
+import datetime as dt
+import json
+
+from torc.db.models import (
+    FailureHandler,
+    File,
+    Job,
+    JobDependsOn,
+    JobInputFile,
+    JobInputUserData,
+    JobOutputFile,
+    JobOutputUserData,
+    ResourceRequirements,
+    SlurmScheduler,
+    UserData,
+    Workflow,
+    WorkflowAction,
+    WorkflowStatus,
+)
+from torc.engine.errors import Invalid
+from torc.engine.sql import bulk_insert
+from torc.status import JobStatus
+from torc.units import parse_duration_seconds, parse_memory_bytes
+
+#: API list field → (join model, column naming the other side, model the ids must belong to).
+RELATIONSHIPS = {
+    "depends_on_job_ids": (JobDependsOn, "depends_on_job", Job),
+    "input_file_ids": (JobInputFile, "file", File),
+    "output_file_ids": (JobOutputFile, "file", File),
+    "input_user_data_ids": (JobInputUserData, "user_data", UserData),
+    "output_user_data_ids": (JobOutputUserData, "user_data", UserData),
+}
+
+SCALAR_REFERENCES = {
+    "resource_requirements_id": ResourceRequirements,
+    "scheduler_id": SlurmScheduler,
+    "failure_handler_id": FailureHandler,
+}
+
+#: Statuses a client may give a job it creates; every other status is reached through the engine.
+CREATABLE_STATUSES = {JobStatus.UNINITIALIZED, JobStatus.DISABLED}
+
+#: Auto-created resource requirements of every workflow (upstream: 1 CPU, 1 node, 1m, 1 minute).
+DEFAULT_REQUIREMENTS = {"name": "default", "num_cpus": 1, "num_gpus": 0, "num_nodes": 1, "memory": "1m", "runtime": "P0DT1M"}
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def check_references(model_by_field: dict[str, type], data: dict, workflow_id: int) -> None:
+    """Each referenced id must name a row of the same workflow (a clear 422 otherwise)."""
+    for name, model in model_by_field.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        ids = value if isinstance(value, list) else [value]
+        if not ids:
+            continue
+        unique = set(ids)
+        found = model.select().where(model.id.in_(unique), model.workflow == workflow_id).count()
+        if found != len(unique):
+            owned = {
+                row.id for row in model.select(model.id).where(model.id.in_(unique), model.workflow == workflow_id)
+            }
+            missing = sorted(unique - owned)
+            raise Invalid(f"{name}: {missing} not found in workflow {workflow_id}")
+
+
+def create_workflow_row(data: dict) -> Workflow:
+    """Insert a workflow with its status row and its ``default`` resource requirements."""
+    data.pop("id", None)
+    data.pop("status_id", None)
+    data["timestamp"] = now_iso()
+    workflow = Workflow.create(**data)
+    WorkflowStatus.create(workflow=workflow)
+    ResourceRequirements.create(
+        workflow=workflow,
+        memory_bytes=parse_memory_bytes(DEFAULT_REQUIREMENTS["memory"]),
+        runtime_s=parse_duration_seconds(DEFAULT_REQUIREMENTS["runtime"]),
+        **DEFAULT_REQUIREMENTS,
+    )
+    return workflow
+
+
+def _check_status_on_create(job: dict) -> None:
+    status = job.get("status", JobStatus.UNINITIALIZED)
+    if status not in CREATABLE_STATUSES:
+        raise Invalid(f"status: a new job must be uninitialized or disabled, not {JobStatus(status).label}")
+
+
+#: Job columns written by :func:`insert_jobs`, in row-tuple order.
+JOB_COLUMNS = [
+    "workflow_id", "name", "command", "invocation_script", "status", "cancel_on_blocking_job_failure",
+    "supports_termination", "resource_requirements_id", "scheduler_id", "failure_handler_id", "attempt_id", "num_blocking",
+]
+
+
+def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> list[int]:
+    """Insert validated jobs of one workflow and their relationships; return the new ids in order.
+
+    Must run inside a write transaction. References are checked for the whole batch at once,
+    unless ``checked`` says the caller resolved them itself within this transaction.
+    """
+    default_rr = (
+        ResourceRequirements.select(ResourceRequirements.id)
+        .where(ResourceRequirements.workflow == workflow_id, ResourceRequirements.name == "default")
+        .scalar()
+    )
+    references = {} if checked else {**SCALAR_REFERENCES, **{k: v[2] for k, v in RELATIONSHIPS.items()}}
+    for name, model in references.items():
+        values = []
+        for job in jobs:
+            value = job.get(name)
+            values.extend(value if isinstance(value, list) else [value] if value is not None else [])
+        check_references({name: model}, {name: values}, workflow_id)
+    rows = []
+    for job in jobs:
+        _check_status_on_create(job)
+        rows.append((
+            workflow_id, job["name"], job["command"], job.get("invocation_script"), job.get("status", int(JobStatus.UNINITIALIZED)),
+            job.get("cancel_on_blocking_job_failure", True), job.get("supports_termination", False),
+            job.get("resource_requirements_id") or default_rr, job.get("scheduler_id"), job.get("failure_handler_id"),
+            job.get("attempt_id", 1), 0,
+        ))
+    new_ids = bulk_insert("job", JOB_COLUMNS, rows, returning_ids=True)
+    for attr, (join, other, _) in RELATIONSHIPS.items():
+        links = [
+            (job_id, other_id, workflow_id)
+            for job_id, job in zip(new_ids, jobs)
+            for other_id in dict.fromkeys(job.get(attr) or [])
+        ]
+        bulk_insert(join._meta.table_name, ["job_id", getattr(join, other).column_name, "workflow_id"], links)
+    return new_ids
+
+
+def _insert_named(model, workflow_id: int, rows: list[dict], kind: str) -> dict[str, int]:
+    """Insert rows that have a ``name``; return name → id. Names must be unique per kind."""
+    names = [row["name"] for row in rows]
+    if len(set(names)) != len(names):
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        raise Invalid(f"{kind}: duplicate names {duplicates[:5]}")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    values = [(workflow_id, *(row.get(column) for column in columns)) for row in rows]
+    ids = bulk_insert(model._meta.table_name, ["workflow_id", *columns], values, returning_ids=True)
+    return dict(zip(names, ids))
+
+
+def _lookup(mapping: dict[str, int], names, kind: str, job: str) -> list[int]:
+    try:
+        return [mapping[name] for name in names]
+    except KeyError as exc:
+        raise Invalid(f"job {job!r}: unknown {kind} {exc.args[0]!r}") from None
+
+
+def create_from_records(records: dict) -> dict:
+    """Create a workflow and all its records from an expanded spec (names, not ids).
+
+    Must run inside a write transaction: any error leaves nothing behind.
+    """
+    workflow = create_workflow_row(dict(records["workflow"]))
+    wf = workflow.id
+    rr_ids = {"default": ResourceRequirements.get(ResourceRequirements.workflow == wf, ResourceRequirements.name == "default").id}
+    requirements = []
+    for rr in records["resource_requirements"]:
+        try:
+            derived = {"memory_bytes": parse_memory_bytes(rr["memory"]), "runtime_s": parse_duration_seconds(rr["runtime"])}
+        except ValueError as exc:
+            raise Invalid(f"resource_requirements {rr['name']!r}: {exc}") from None
+        if rr["name"] == "default":  # a spec may redefine the default requirements
+            ResourceRequirements.update(**rr, **derived).where(ResourceRequirements.id == rr_ids["default"]).execute()
+        else:
+            requirements.append({**rr, **derived})
+    rr_ids.update(_insert_named(ResourceRequirements, wf, requirements, "resource_requirements"))
+    handlers = [{"name": h["name"], "rules": json.dumps(h["rules"])} for h in records["failure_handlers"]]
+    handler_ids = _insert_named(FailureHandler, wf, handlers, "failure_handlers")
+    scheduler_ids = _insert_named(SlurmScheduler, wf, records["slurm_schedulers"], "slurm_schedulers")
+    file_ids = _insert_named(File, wf, records["files"], "files")
+    user_data = [{**u, "data": None if u.get("data") is None else json.dumps(u["data"])} for u in records["user_data"]]
+    user_data_ids = _insert_named(UserData, wf, user_data, "user_data")
+
+    jobs = records["jobs"]
+    names = [job["name"] for job in jobs]
+    if len(set(names)) != len(names):
+        raise Invalid(f"jobs: duplicate names {sorted({n for n in names if names.count(n) > 1})[:5]}")
+    rows = []
+    for job in jobs:
+        name = job["name"]
+        rows.append({
+            "name": name,
+            "command": job["command"],
+            "invocation_script": job.get("invocation_script"),
+            "cancel_on_blocking_job_failure": job.get("cancel_on_blocking_job_failure", True),
+            "supports_termination": job.get("supports_termination", False),
+            "resource_requirements_id": _lookup(rr_ids, [job.get("resource_requirements") or "default"], "resource_requirements", name)[0],
+            "failure_handler_id": _lookup(handler_ids, [job["failure_handler"]], "failure_handler", name)[0] if job.get("failure_handler") else None,
+            "scheduler_id": _lookup(scheduler_ids, [job["scheduler"]], "scheduler", name)[0] if job.get("scheduler") else None,
+            "input_file_ids": _lookup(file_ids, job.get("input_files", []), "file", name),
+            "output_file_ids": _lookup(file_ids, job.get("output_files", []), "file", name),
+            "input_user_data_ids": _lookup(user_data_ids, job.get("input_user_data", []), "user_data", name),
+            "output_user_data_ids": _lookup(user_data_ids, job.get("output_user_data", []), "user_data", name),
+        })
+    job_ids = dict(zip(names, insert_jobs(wf, rows, checked=True)))
+    edges = [
+        (job_ids[job["name"]], upstream, wf)
+        for job in jobs
+        for upstream in dict.fromkeys(_lookup(job_ids, job.get("depends_on", []), "job", job["name"]))
+    ]
+    bulk_insert("job_depends_on", ["job_id", "depends_on_job_id", "workflow_id"], edges)
+
+    for action in records["actions"]:
+        ids = _lookup(job_ids, action.get("job_names", []), "job", f"action {action['trigger_type']}")
+        config = dict(action.get("action_config") or {})
+        if action["action_type"] == "schedule_nodes" and config.get("scheduler") is not None:
+            scheduler = config["scheduler"]
+            if scheduler not in scheduler_ids:
+                raise Invalid(f"action {action['trigger_type']}: unknown scheduler {scheduler!r}")
+            config.setdefault("scheduler_id", scheduler_ids[scheduler])
+        WorkflowAction.create(
+            workflow=wf,
+            trigger_type=action["trigger_type"],
+            action_type=action["action_type"],
+            action_config=json.dumps(config, sort_keys=True),
+            job_ids=json.dumps(ids) if ids else None,
+            required_triggers=max(1, len(ids)) if action["trigger_type"] in ("on_jobs_ready", "on_jobs_complete") else 1,
+            persistent=action.get("persistent", False),
+        )
+    return {
+        "workflow": workflow,
+        "num_jobs": len(job_ids),
+        "num_dependencies": len(edges),
+        "num_files": len(file_ids),
+        "num_user_data": len(user_data_ids),
+    }
