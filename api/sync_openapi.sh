@@ -30,6 +30,11 @@ JAVA_FLAGS=(-XX:TieredStopAtLevel=1 -Xshare:auto)
 
 die() { echo "sync_openapi.sh: $*" >&2; exit 1; }
 
+# A scratch folder under api/.work, removed when the script exits.
+TMP=
+trap 'if [[ -n $TMP ]]; then rm -rf "$TMP"; fi' EXIT
+scratch() { mkdir -p "$WORK" && TMP=$(mktemp -d "$WORK/$1.XXXXXX"); }
+
 usage() { sed -n '9,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 emit() {
@@ -85,19 +90,17 @@ same_tree() {
 }
 
 check() {
-    local failed=0 tmp
+    local failed=0
     emit >/dev/null
     if ! cmp -s "$SPEC" "$EMITTED"; then
         echo "$SPEC differs from the spec the server code emits (first 80 lines of the diff):" >&2
         diff -u --label "$SPEC (checked in)" --label "emitted by torc.api.openapi" "$SPEC" "$EMITTED" | head -n 80 >&2 || true
         failed=1
     fi
-    mkdir -p "$WORK"
-    tmp=$(mktemp -d "$WORK/check.XXXXXX")
-    trap 'rm -rf "$tmp"' RETURN
-    generate "$SPEC" "$tmp"
-    same_tree "$PY_CLIENT" "$tmp/openapi_client" "$PY_CLIENT" || failed=1
-    same_tree "$JL_CLIENT" "$tmp/julia_client" "$JL_CLIENT" || failed=1
+    scratch check
+    generate "$SPEC" "$TMP"
+    same_tree "$PY_CLIENT" "$TMP/openapi_client" "$PY_CLIENT" || failed=1
+    same_tree "$JL_CLIENT" "$TMP/julia_client" "$JL_CLIENT" || failed=1
     if ((failed)); then
         echo "fix: bash api/sync_openapi.sh all --promote   (then review and commit the changes)" >&2
         return 1
@@ -112,19 +115,17 @@ promote() {
 }
 
 clients() {
-    local spec=$SPEC tmp
+    local spec=$SPEC
     case "${1-}" in
         "") ;;
         --use-emitted-spec) emit >/dev/null; spec=$EMITTED ;;
         *) usage ;;
     esac
-    mkdir -p "$WORK"
-    tmp=$(mktemp -d "$WORK/clients.XXXXXX")
-    trap 'rm -rf "$tmp"' RETURN
-    generate "$spec" "$tmp"
+    scratch clients
+    generate "$spec" "$TMP"
     rm -rf "$PY_CLIENT" "$JL_CLIENT"
-    cp -R "$tmp/openapi_client" "$PY_CLIENT"
-    cp -R "$tmp/julia_client" "$JL_CLIENT"
+    cp -R "$TMP/openapi_client" "$PY_CLIENT"
+    cp -R "$TMP/julia_client" "$JL_CLIENT"
     echo "generated $PY_CLIENT and $JL_CLIENT from $spec"
 }
 

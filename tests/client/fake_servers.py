@@ -66,7 +66,6 @@ class FakeTorcServer:
                 length = int(self.headers.get("Content-Length", 0))
                 self._handle(json.loads(self.rfile.read(length) or b"{}"))
 
-        ThreadingHTTPServer.allow_reuse_address = True
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

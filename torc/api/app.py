@@ -1,7 +1,8 @@
 """The Flask application: blueprints, JSON errors, per-request database connections.
 
 ``create_app()`` without a database builds the app for OpenAPI emission only (no connection is
-opened); the server passes the opened database.
+opened, no background thread); the server passes the opened database and the lost-worker sweep
+interval.
 """
 
 import re
@@ -14,6 +15,7 @@ from torc.api import errors
 from torc.api.resources import ALL_BLUEPRINTS
 from torc.api_version import API_VERSION
 from torc.db.connection import database_proxy
+from torc.engine import workers
 from torc.engine.errors import EngineError
 
 
@@ -30,7 +32,7 @@ class TorcApi(Api):
         return errors.handle_http_exception(error)
 
 
-def create_app(database=None) -> Flask:
+def create_app(database=None, lost_worker_check_seconds: float = 0) -> Flask:
     app = Flask("torc")
     app.config.update(
         API_TITLE="torc",
@@ -62,6 +64,8 @@ def create_app(database=None) -> Flask:
         def _close(_exc):
             if not database_proxy.is_closed():
                 database_proxy.close()
+
+        workers.start_sweeper(lost_worker_check_seconds)
 
     app.extensions["torc_api"] = api
     return app

@@ -23,15 +23,22 @@ def cli():
     help="SQLite file path or postgresql:// URL.",
 )
 @click.option("-w", "--workers", default=2, show_default=True, type=click.IntRange(1), help="Worker processes.")
-@click.option("-t", "--threads", default=16, show_default=True, type=click.IntRange(1), help="Threads per worker process.")
+@click.option("-t", "--threads", default=32, show_default=True, type=click.IntRange(1), help="Threads per worker process.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
-def run(host, port, database, workers, threads, log_level, access_log):
+@click.option(
+    "--lost-worker-check-seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="How often to look for workers whose lease expired and requeue their jobs (0: never).",
+)
+def run(host, port, database, workers, threads, log_level, access_log, lost_worker_check_seconds):
     """Serve the API at http://HOST:PORT/torc-service/v1."""
     from torc.api.server import serve
 
     try:
-        serve(host, port, database, workers, threads, log_level, access_log)
+        serve(host, port, database, workers, threads, log_level, access_log, lost_worker_check_seconds)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:

@@ -19,9 +19,10 @@ from torc.db.connection import describe, open_database
 
 
 class TorcServer(BaseApplication):
-    def __init__(self, database: str, options: dict):
+    def __init__(self, database: str, options: dict, lost_worker_check_seconds: float):
         self.database = database
         self.options = options
+        self.lost_worker_check_seconds = lost_worker_check_seconds
         super().__init__()
 
     def load_config(self):
@@ -32,7 +33,8 @@ class TorcServer(BaseApplication):
         from torc.api.app import create_app
 
         # Each worker process opens its own connections (after the fork).
-        return create_app(open_database(self.database, max_connections=self.options["threads"] + 4))
+        database = open_database(self.database, max_connections=self.options["threads"] + 4)
+        return create_app(database, lost_worker_check_seconds=self.lost_worker_check_seconds)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -45,7 +47,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str, port: int, database: str, workers: int, threads: int, log_level: str, access_log: bool) -> None:
+def serve(host: str, port: int, database: str, workers: int, threads: int, log_level: str, access_log: bool, lost_worker_check_seconds: float) -> None:
     # Create or verify the schema once, before forking, so workers never race to create tables.
     open_database(database).close()
     sock = listen(host, port)
@@ -66,4 +68,4 @@ def serve(host: str, port: int, database: str, workers: int, threads: int, log_l
         "proc_name": "torc-server",
         "control_socket_disable": True,
     }
-    TorcServer(database, options).run()
+    TorcServer(database, options, lost_worker_check_seconds).run()

@@ -248,6 +248,8 @@ class JobOutputUserData(BaseModel):
 
 
 class Result(BaseModel):
+    """One attempt's outcome. ``message`` (additive) says why, e.g. which output file was missing."""
+
     workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
     job = pw.ForeignKeyField(Job, on_delete="CASCADE")
     run_id = pw.IntegerField()
@@ -261,6 +263,7 @@ class Result(BaseModel):
     avg_memory_bytes = pw.BigIntegerField(null=True)
     peak_cpu_percent = pw.DoubleField(null=True)
     avg_cpu_percent = pw.DoubleField(null=True)
+    message = pw.TextField(null=True)
 
     class Meta:
         indexes = (

@@ -50,6 +50,8 @@ def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict) -> J
         raise Invalid("the result's job_id/workflow_id do not match the job")
     if result.get("status") is not None and result["status"] != status:
         raise Invalid(f"the result's status {S(result['status']).label} differs from the path's {status.label}")
+    if result.get("attempt_id", job.attempt_id) != job.attempt_id:
+        raise Conflict(f"attempt {result['attempt_id']} of job {job_id} is over; the job is on attempt {job.attempt_id}")
     _move(job, {S.PENDING, S.RUNNING}, status=status, active_compute_node=None)
     row = {**result, "job_id": job_id, "workflow_id": job.workflow_id, "run_id": run_id, "status": int(status)}
     row.pop("id", None)

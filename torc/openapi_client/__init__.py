@@ -108,6 +108,7 @@ __all__ = [
     "SpecResourceRequirements",
     "SpecSlurmScheduler",
     "SpecUserData",
+    "SyncStatusResponse",
     "UserDataModel",
     "UserGroupMembershipModel",
     "VersionResponse",
@@ -213,6 +214,7 @@ from torc.openapi_client.models.spec_job import SpecJob as SpecJob
 from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements as SpecResourceRequirements
 from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler as SpecSlurmScheduler
 from torc.openapi_client.models.spec_user_data import SpecUserData as SpecUserData
+from torc.openapi_client.models.sync_status_response import SyncStatusResponse as SyncStatusResponse
 from torc.openapi_client.models.user_data_model import UserDataModel as UserDataModel
 from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel as UserGroupMembershipModel
 from torc.openapi_client.models.version_response import VersionResponse as VersionResponse

@@ -7,6 +7,9 @@ job names in place of IDs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .errors import Context
 from .references import NameIndex
 
@@ -24,12 +27,12 @@ def build_actions(actions: list[dict], jobs: NameIndex, schedulers: NameIndex, r
 def _build_action(action: dict, jobs: NameIndex, schedulers: NameIndex, ctx: Context) -> dict:
     names: list[str] = []
     for i, ref in enumerate(action.get("jobs", ())):
-        _lookup(lambda: jobs.get(ref), ctx.at("jobs").at(i))
+        _lookup(jobs.get, ref, ctx.at("jobs").at(i))
         names.append(ref)
     for i, pattern in enumerate(action.get("job_name_regexes", ())):
-        names.extend(_lookup(lambda: jobs.matching(pattern), ctx.at("job_name_regexes").at(i)))
+        names.extend(_lookup(jobs.matching, pattern, ctx.at("job_name_regexes").at(i)))
     if action["action_type"] == "schedule_nodes":
-        _lookup(lambda: schedulers.get(action["scheduler"]), ctx.at("scheduler"))
+        _lookup(schedulers.get, action["scheduler"], ctx.at("scheduler"))
     return {
         "trigger_type": action["trigger_type"],
         "action_type": action["action_type"],
@@ -39,8 +42,9 @@ def _build_action(action: dict, jobs: NameIndex, schedulers: NameIndex, ctx: Con
     }
 
 
-def _lookup(find, ctx: Context):
+def _lookup(find: Callable[[str], Any], key: str, ctx: Context) -> Any:
+    """``find(key)``, with its ValueError turned into a located SpecError."""
     try:
-        return find()
+        return find(key)
     except ValueError as exc:
         raise ctx.error(str(exc)) from None

@@ -73,7 +73,7 @@ def _search(edges: list[list[int]], start_nodes) -> list[int] | None:
             successor = edges[current][cursors[-1]]
             cursors[-1] += 1
             if state[successor] == on_path:
-                return path[position[successor] :] + [successor]
+                return [*path[position[successor] :], successor]
             if state[successor] == unvisited:
                 state[successor] = on_path
                 position[successor] = len(path)
@@ -87,7 +87,7 @@ def _rotate(cycle: list[int], labels: list[tuple[str, str]]) -> list[int]:
     nodes = cycle[:-1]
     at = nodes.index(min(n for n in nodes if labels[n][0] == "job"))
     nodes = nodes[at:] + nodes[:at]
-    return nodes + [nodes[0]]
+    return [*nodes, nodes[0]]
 
 
 def _render(nodes: list[int], labels: list[tuple[str, str]]) -> str:

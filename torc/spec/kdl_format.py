@@ -14,7 +14,8 @@ Mapping (the one upstream's example ``.kdl`` files use, made regular):
   written singular: ``depends_on_job "a"``, ``input_file "x"``, ``use_parameters "a" "b"``,
   in actions ``job``/``jobs`` and ``command``, in rules ``exit_codes 10 11``.
   A ``failure_handler`` holds its rules as ``rule { ... }`` children.
-* ``user_data`` ``data`` is JSON text (as upstream) or a plain scalar.
+* A string ``data`` of ``user_data`` is parsed as JSON text (as upstream); a number or
+  boolean is taken as it is.
 * Values: strings, numbers (integers stay integers), ``#true``/``#false``/``#null``.
 
 Unknown node names become fields, so the schema reports them exactly like a YAML typo.
@@ -42,7 +43,6 @@ from .errors import SpecError
 class _Kind:
     """How the children of one kind of node map to document fields."""
 
-    label: str
     named: bool = True  # the first argument is the "name" field
     lists: dict[str, str] = field(default_factory=dict)  # node name -> list field
     maps: tuple[str, ...] = ()  # children that are mappings
@@ -58,8 +58,8 @@ def _aliases(**fields: tuple[str, ...]) -> dict[str, str]:
 
 _PARAMETERIZED = _aliases(use_parameters=("use_parameter",))
 _JOB = _Kind(
-    "job",
-    lists=_aliases(
+    lists=_PARAMETERIZED
+    | _aliases(
         depends_on=("depends_on_job",),
         depends_on_regexes=("depends_on_regex",),
         input_files=("input_file",),
@@ -70,32 +70,29 @@ _JOB = _Kind(
         output_user_data=(),
         input_user_data_regexes=("input_user_data_regex",),
         output_user_data_regexes=("output_user_data_regex",),
-        use_parameters=("use_parameter",),
     ),
     maps=("parameters",),
 )
-_FILE = _Kind("file", lists=_PARAMETERIZED, maps=("parameters",))
-_USER_DATA = _Kind("user_data", lists=_PARAMETERIZED, maps=("parameters",), json_fields=("data",))
-_RULE = _Kind("rule", named=False, lists=_aliases(exit_codes=("exit_code",)))
+_FILE = _Kind(lists=_PARAMETERIZED, maps=("parameters",))
+_USER_DATA = _Kind(lists=_PARAMETERIZED, maps=("parameters",), json_fields=("data",))
+_RULE = _Kind(named=False, lists=_aliases(exit_codes=("exit_code",)))
 _ACTION = _Kind(
-    "action",
     named=False,
     lists=_aliases(jobs=("job",), job_name_regexes=("job_name_regex",), commands=("command",)),
 )
 _WORKFLOW = _Kind(
-    "workflow",
     named=False,
     maps=("parameters", "slurm_defaults"),
     entries={
         "job": ("jobs", _JOB),
         "file": ("files", _FILE),
         "user_data": ("user_data", _USER_DATA),
-        "resource_requirements": ("resource_requirements", _Kind("resource_requirements")),
-        "failure_handler": ("failure_handlers", _Kind("failure_handler", entries={"rule": ("rules", _RULE)})),
-        "slurm_scheduler": ("slurm_schedulers", _Kind("slurm_scheduler")),
+        "resource_requirements": ("resource_requirements", _Kind()),
+        "failure_handler": ("failure_handlers", _Kind(entries={"rule": ("rules", _RULE)})),
+        "slurm_scheduler": ("slurm_schedulers", _Kind()),
         "action": ("actions", _ACTION),
     },
-    objects={"resource_monitor": _Kind("resource_monitor", named=False, lists=_aliases(metrics=("metric",)))},
+    objects={"resource_monitor": _Kind(named=False, lists=_aliases(metrics=("metric",)))},
 )
 
 _PARSE_ERROR_RE = re.compile(r"(\d+):(\d+) parse error: (.*)", re.DOTALL)

@@ -93,7 +93,7 @@ class _StrictYamlLoader(yaml.SafeLoader):
 
 def _parse_yaml(text: str) -> Any:
     try:
-        return yaml.load(text, Loader=_StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictYamlLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "syntax error"

@@ -97,8 +97,9 @@ def resolve_jobs(
 def _resolve_job(expansion: Expansion, indexes: dict[str, NameIndex], root: Context) -> dict:
     name, fields = expansion.name, expansion.fields
 
-    def fail(k: int, field: str, exc: ValueError) -> Exception:
-        return expansion.context(root, k).at(field).error(str(exc))
+    def fail(k: int, field: str, message: object) -> Exception:
+        """Located error for the k-th parameter combination that produced this job."""
+        return expansion.context(root, k).at(field).error(str(message))
 
     for field, kind in (
         ("resource_requirements", "resource_requirements"),
@@ -133,7 +134,7 @@ def _resolve_job(expansion: Expansion, indexes: dict[str, NameIndex], root: Cont
                         # A barrier job matching its own name pattern means "the others".
                         matches = [match for match in matches if match != name]
                         if not matches:
-                            raise fail(k, field, ValueError(f"regex {pattern!r} matches no job but itself"))
+                            raise fail(k, field, f"regex {pattern!r} matches no job but itself")
                     lists[target].extend(matches)
 
     text_fields = {}

@@ -12,6 +12,7 @@ lists); defaults are applied later, where the output records are built.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,7 +169,9 @@ def json_value(value: Any, ctx: Context) -> Any:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             json_value(item, ctx.at(i))
-    elif value is not None and not isinstance(value, (str, int, float, bool)):
+    elif (value is not None and not isinstance(value, (str, int, float))) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
         raise ctx.error(f"value {value!r} cannot be represented in JSON")
     return value
 
@@ -230,7 +233,7 @@ def slurm_defaults(value: Any, ctx: Context) -> dict[str, Any]:
                 f"'{key}' is managed by torc and cannot be a slurm default "
                 f"(managed: {', '.join(SLURM_MANAGED_OPTIONS)})"
             )
-        if isinstance(item, (dict, list)) or item is None:
+        if not isinstance(item, (str, int, float)):  # bool is an int
             raise ctx.at(key).error(_expected("a string, number or boolean", item))
     return dict(value)
 

@@ -22,12 +22,7 @@ RESOURCE_REQUIREMENTS_DEFAULTS = {
     "memory": "1m",
     "runtime": "P0DT1M",
 }
-FAILURE_RULE_DEFAULTS = {
-    "exit_codes": [],
-    "match_all_exit_codes": False,
-    "recovery_script": None,
-    "max_retries": 3,
-}
+FAILURE_RULE_DEFAULTS = {"match_all_exit_codes": False, "recovery_script": None, "max_retries": 3}
 SLURM_SCHEDULER_DEFAULTS = {"nodes": 1, "walltime": "01:00:00"}
 # Upstream's client sets 90 s (the database default of 0 would let workers exit before
 # dependents are released).
@@ -93,7 +88,8 @@ def resource_requirements_record(entry: dict) -> dict:
 
 
 def failure_handler_record(entry: dict) -> dict:
-    return {"name": entry["name"], "rules": [{**FAILURE_RULE_DEFAULTS, **rule} for rule in entry["rules"]]}
+    rules = [{"exit_codes": [], **FAILURE_RULE_DEFAULTS, **rule} for rule in entry["rules"]]
+    return {"name": entry["name"], "rules": rules}
 
 
 def slurm_scheduler_record(entry: dict) -> dict:

@@ -138,6 +138,46 @@ function get_compute_node(_api::ComputeNodesApi, response_stream::Channel, id::I
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 
+const _returntypes_heartbeat_compute_node_ComputeNodesApi = Dict{Regex,Type}(
+    Regex("^" * replace("200", "x"=>".") * "\$") => ComputeNodeModel,
+    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
+)
+
+function _oacinternal_heartbeat_compute_node(_api::ComputeNodesApi, id::Int64; lease_seconds=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "heartbeat_compute_node", :minimum, id, 0, false)
+
+    OpenAPI.validate_param("lease_seconds", "heartbeat_compute_node", :maximum, lease_seconds, 86400.0, false)
+    OpenAPI.validate_param("lease_seconds", "heartbeat_compute_node", :minimum, lease_seconds, 1.0, false)
+
+    _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_heartbeat_compute_node_ComputeNodesApi, "/compute_nodes/{id}/heartbeat", [])
+    OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
+    OpenAPI.Clients.set_param(_ctx.query, "lease_seconds", lease_seconds; style="form", is_explode=true)  # type Float64
+    OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
+    OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? [] : [_mediaType])
+    return _ctx
+end
+
+@doc raw"""Renew a worker's lease.
+
+Params:
+- `id`::`Int64` (required)
+- `lease_seconds`::`Float64`
+
+Return: `ComputeNodeModel`, `OpenAPI.Clients.ApiResponse`
+"""
+function heartbeat_compute_node(_api::ComputeNodesApi, id::Int64; lease_seconds=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_heartbeat_compute_node(_api, id; lease_seconds=lease_seconds, _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx)
+end
+
+function heartbeat_compute_node(_api::ComputeNodesApi, response_stream::Channel, id::Int64; lease_seconds=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_heartbeat_compute_node(_api, id; lease_seconds=lease_seconds, _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx, response_stream)
+end
+
 const _returntypes_list_compute_nodes_ComputeNodesApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ListComputeNodesResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
@@ -226,5 +266,6 @@ export create_compute_node
 export delete_compute_node
 export delete_compute_nodes
 export get_compute_node
+export heartbeat_compute_node
 export list_compute_nodes
 export update_compute_node

@@ -168,6 +168,36 @@ function create_workflow(_api::WorkflowsApi, response_stream::Channel, workflow_
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 
+const _returntypes_create_workflow_from_spec_WorkflowsApi = Dict{Regex,Type}(
+    Regex("^" * replace("200", "x"=>".") * "\$") => CreateWorkflowFromSpecResponse,
+    Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
+)
+
+function _oacinternal_create_workflow_from_spec(_api::WorkflowsApi, workflow_spec_records::WorkflowSpecRecords; _mediaType=nothing)
+    _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_create_workflow_from_spec_WorkflowsApi, "/workflows/from_spec", [], workflow_spec_records)
+    OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
+    OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? ["application/json", ] : [_mediaType])
+    return _ctx
+end
+
+@doc raw"""Create a workflow and all its records from an expanded spec, atomically.
+
+Params:
+- `workflow_spec_records`::`WorkflowSpecRecords` (required)
+
+Return: `CreateWorkflowFromSpecResponse`, `OpenAPI.Clients.ApiResponse`
+"""
+function create_workflow_from_spec(_api::WorkflowsApi, workflow_spec_records::WorkflowSpecRecords; _mediaType=nothing)
+    _ctx = _oacinternal_create_workflow_from_spec(_api, workflow_spec_records; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx)
+end
+
+function create_workflow_from_spec(_api::WorkflowsApi, response_stream::Channel, workflow_spec_records::WorkflowSpecRecords; _mediaType=nothing)
+    _ctx = _oacinternal_create_workflow_from_spec(_api, workflow_spec_records; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx, response_stream)
+end
+
 const _returntypes_delete_workflow_WorkflowsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => WorkflowModel,
     Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
@@ -823,6 +853,42 @@ function reset_workflow_status(_api::WorkflowsApi, response_stream::Channel, id:
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 
+const _returntypes_sync_workflow_status_WorkflowsApi = Dict{Regex,Type}(
+    Regex("^" * replace("200", "x"=>".") * "\$") => SyncStatusResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
+)
+
+function _oacinternal_sync_workflow_status(_api::WorkflowsApi, id::Int64; dry_run=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "sync_workflow_status", :minimum, id, 0, false)
+
+    _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_sync_workflow_status_WorkflowsApi, "/workflows/{id}/sync_status", [])
+    OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
+    OpenAPI.Clients.set_param(_ctx.query, "dry_run", dry_run; style="form", is_explode=true)  # type Bool
+    OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
+    OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? [] : [_mediaType])
+    return _ctx
+end
+
+@doc raw"""Recover the jobs of this workflow's workers whose lease expired.
+
+Params:
+- `id`::`Int64` (required)
+- `dry_run`::`Bool`
+
+Return: `SyncStatusResponse`, `OpenAPI.Clients.ApiResponse`
+"""
+function sync_workflow_status(_api::WorkflowsApi, id::Int64; dry_run=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_sync_workflow_status(_api, id; dry_run=dry_run, _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx)
+end
+
+function sync_workflow_status(_api::WorkflowsApi, response_stream::Channel, id::Int64; dry_run=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_sync_workflow_status(_api, id; dry_run=dry_run, _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx, response_stream)
+end
+
 const _returntypes_update_workflow_WorkflowsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => WorkflowModel,
     Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
@@ -897,6 +963,7 @@ export cancel_workflow
 export claim_jobs_based_on_resources
 export claim_next_jobs
 export create_workflow
+export create_workflow_from_spec
 export delete_workflow
 export get_latest_event_timestamp
 export get_ready_job_requirements
@@ -915,5 +982,6 @@ export list_workflows
 export process_changed_job_inputs
 export reset_job_status
 export reset_workflow_status
+export sync_workflow_status
 export update_workflow
 export update_workflow_status

@@ -13,6 +13,7 @@
         exec_time_minutes=nothing,
         id=nothing,
         job_id=nothing,
+        message=nothing,
         peak_cpu_percent=nothing,
         peak_memory_bytes=nothing,
         return_code=nothing,
@@ -29,6 +30,7 @@
     - exec_time_minutes::Float64
     - id::Int64
     - job_id::Int64
+    - message::String : Why the job ended this way (e.g. a missing output file, a lost worker)
     - peak_cpu_percent::Float64
     - peak_memory_bytes::Int64
     - return_code::Int64
@@ -45,6 +47,7 @@ Base.@kwdef mutable struct ResultModel <: OpenAPI.APIModel
     exec_time_minutes::Union{Nothing, Float64} = nothing
     id::Union{Nothing, Int64} = nothing
     job_id::Union{Nothing, Int64} = nothing
+    message::Union{Nothing, String} = nothing
     peak_cpu_percent::Union{Nothing, Float64} = nothing
     peak_memory_bytes::Union{Nothing, Int64} = nothing
     return_code::Union{Nothing, Int64} = nothing
@@ -52,14 +55,14 @@ Base.@kwdef mutable struct ResultModel <: OpenAPI.APIModel
     status::Union{Nothing, String} = nothing
     workflow_id::Union{Nothing, Int64} = nothing
 
-    function ResultModel(attempt_id, avg_cpu_percent, avg_memory_bytes, completion_time, compute_node_id, exec_time_minutes, id, job_id, peak_cpu_percent, peak_memory_bytes, return_code, run_id, status, workflow_id, )
-        o = new(attempt_id, avg_cpu_percent, avg_memory_bytes, completion_time, compute_node_id, exec_time_minutes, id, job_id, peak_cpu_percent, peak_memory_bytes, return_code, run_id, status, workflow_id, )
+    function ResultModel(attempt_id, avg_cpu_percent, avg_memory_bytes, completion_time, compute_node_id, exec_time_minutes, id, job_id, message, peak_cpu_percent, peak_memory_bytes, return_code, run_id, status, workflow_id, )
+        o = new(attempt_id, avg_cpu_percent, avg_memory_bytes, completion_time, compute_node_id, exec_time_minutes, id, job_id, message, peak_cpu_percent, peak_memory_bytes, return_code, run_id, status, workflow_id, )
         OpenAPI.validate_properties(o)
         return o
     end
 end # type ResultModel
 
-const _property_types_ResultModel = Dict{Symbol,String}(Symbol("attempt_id")=>"Int64", Symbol("avg_cpu_percent")=>"Float64", Symbol("avg_memory_bytes")=>"Int64", Symbol("completion_time")=>"String", Symbol("compute_node_id")=>"Int64", Symbol("exec_time_minutes")=>"Float64", Symbol("id")=>"Int64", Symbol("job_id")=>"Int64", Symbol("peak_cpu_percent")=>"Float64", Symbol("peak_memory_bytes")=>"Int64", Symbol("return_code")=>"Int64", Symbol("run_id")=>"Int64", Symbol("status")=>"String", Symbol("workflow_id")=>"Int64", )
+const _property_types_ResultModel = Dict{Symbol,String}(Symbol("attempt_id")=>"Int64", Symbol("avg_cpu_percent")=>"Float64", Symbol("avg_memory_bytes")=>"Int64", Symbol("completion_time")=>"String", Symbol("compute_node_id")=>"Int64", Symbol("exec_time_minutes")=>"Float64", Symbol("id")=>"Int64", Symbol("job_id")=>"Int64", Symbol("message")=>"String", Symbol("peak_cpu_percent")=>"Float64", Symbol("peak_memory_bytes")=>"Int64", Symbol("return_code")=>"Int64", Symbol("run_id")=>"Int64", Symbol("status")=>"String", Symbol("workflow_id")=>"Int64", )
 OpenAPI.property_type(::Type{ ResultModel }, name::Symbol) = Union{Nothing,eval(Base.Meta.parse(_property_types_ResultModel[name]))}
 
 function OpenAPI.check_required(o::ResultModel)
@@ -83,6 +86,7 @@ function OpenAPI.validate_properties(o::ResultModel)
     OpenAPI.validate_property(ResultModel, Symbol("exec_time_minutes"), o.exec_time_minutes)
     OpenAPI.validate_property(ResultModel, Symbol("id"), o.id)
     OpenAPI.validate_property(ResultModel, Symbol("job_id"), o.job_id)
+    OpenAPI.validate_property(ResultModel, Symbol("message"), o.message)
     OpenAPI.validate_property(ResultModel, Symbol("peak_cpu_percent"), o.peak_cpu_percent)
     OpenAPI.validate_property(ResultModel, Symbol("peak_memory_bytes"), o.peak_memory_bytes)
     OpenAPI.validate_property(ResultModel, Symbol("return_code"), o.return_code)
@@ -104,6 +108,7 @@ function OpenAPI.validate_property(::Type{ ResultModel }, name::Symbol, val)
     if name === Symbol("exec_time_minutes")
         OpenAPI.validate_param(name, "ResultModel", :minimum, val, 0.0, false)
     end
+
 
 
 

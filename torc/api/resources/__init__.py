@@ -18,6 +18,7 @@ from torc.api.resources import (
     system,
     user_data,
     workflow_actions,
+    worker_health,  # noqa: F401  (adds routes to the compute_nodes and workflows blueprints)
     workflow_specs,  # noqa: F401  (adds a route to the workflows blueprint)
     workflows,
 )

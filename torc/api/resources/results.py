@@ -26,6 +26,7 @@ class ResultModel(ApiSchema):
     avg_memory_bytes = fields.Integer(allow_none=True)
     peak_cpu_percent = fields.Float(allow_none=True)
     avg_cpu_percent = fields.Float(allow_none=True)
+    message = fields.String(allow_none=True, metadata={"description": "Why the job ended this way (e.g. a missing output file, a lost worker)"})
 
 
 class ListResultsArgs(WorkflowListArgs):

@@ -78,6 +78,7 @@ from torc.openapi_client.models.spec_job import SpecJob
 from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements
 from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler
 from torc.openapi_client.models.spec_user_data import SpecUserData
+from torc.openapi_client.models.sync_status_response import SyncStatusResponse
 from torc.openapi_client.models.user_data_model import UserDataModel
 from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel
 from torc.openapi_client.models.version_response import VersionResponse

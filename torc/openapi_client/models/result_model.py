@@ -36,13 +36,14 @@ class ResultModel(BaseModel):
     exec_time_minutes: Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]
     id: Optional[StrictInt] = None
     job_id: StrictInt
+    message: Optional[StrictStr] = Field(default=None, description="Why the job ended this way (e.g. a missing output file, a lost worker)")
     peak_cpu_percent: Optional[Union[StrictFloat, StrictInt]] = None
     peak_memory_bytes: Optional[StrictInt] = None
     return_code: StrictInt
     run_id: Annotated[int, Field(strict=True, ge=1)]
     status: StrictStr
     workflow_id: StrictInt
-    __properties: ClassVar[List[str]] = ["attempt_id", "avg_cpu_percent", "avg_memory_bytes", "completion_time", "compute_node_id", "exec_time_minutes", "id", "job_id", "peak_cpu_percent", "peak_memory_bytes", "return_code", "run_id", "status", "workflow_id"]
+    __properties: ClassVar[List[str]] = ["attempt_id", "avg_cpu_percent", "avg_memory_bytes", "completion_time", "compute_node_id", "exec_time_minutes", "id", "job_id", "message", "peak_cpu_percent", "peak_memory_bytes", "return_code", "run_id", "status", "workflow_id"]
 
     @field_validator('status')
     def status_validate_enum(cls, value):
@@ -100,6 +101,11 @@ class ResultModel(BaseModel):
         if self.avg_memory_bytes is None and "avg_memory_bytes" in self.model_fields_set:
             _dict['avg_memory_bytes'] = None
 
+        # set to None if message (nullable) is None
+        # and model_fields_set contains the field
+        if self.message is None and "message" in self.model_fields_set:
+            _dict['message'] = None
+
         # set to None if peak_cpu_percent (nullable) is None
         # and model_fields_set contains the field
         if self.peak_cpu_percent is None and "peak_cpu_percent" in self.model_fields_set:
@@ -130,6 +136,7 @@ class ResultModel(BaseModel):
             "exec_time_minutes": obj.get("exec_time_minutes"),
             "id": obj.get("id"),
             "job_id": obj.get("job_id"),
+            "message": obj.get("message"),
             "peak_cpu_percent": obj.get("peak_cpu_percent"),
             "peak_memory_bytes": obj.get("peak_memory_bytes"),
             "return_code": obj.get("return_code"),
