@@ -15,6 +15,14 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _DURATION_FACTORS = (7 * 86400, 86400, 3600, 60, 1)
+#: Both are stored in 64-bit integer columns.
+_MAX_STORED = 2**63 - 1
+
+
+def _storable(value: float, text: str, what: str) -> float:
+    if not value <= _MAX_STORED:  # also catches inf
+        raise ValueError(f"{what} {text!r} is too large")
+    return value
 
 
 def parse_memory_bytes(text: str) -> int:
@@ -22,7 +30,7 @@ def parse_memory_bytes(text: str) -> int:
     match = _MEMORY.match(str(text))
     if not match:
         raise ValueError(f"invalid memory {text!r}: expected a number with an optional unit k, m, g, t (e.g. 512m, 16g)")
-    return int(float(match.group(1)) * _MEMORY_FACTORS[match.group(2).lower()])
+    return int(_storable(float(match.group(1)) * _MEMORY_FACTORS[match.group(2).lower()], text, "memory"))
 
 
 def parse_duration_seconds(text: str) -> int:
@@ -31,7 +39,7 @@ def parse_duration_seconds(text: str) -> int:
     if not match:
         raise ValueError(f"invalid duration {text!r}: expected ISO-8601 such as PT30M, PT2H, P1DT12H")
     total = sum(float(v) * f for v, f in zip(match.groups(), _DURATION_FACTORS) if v)
-    return int(round(total))
+    return int(round(_storable(total, text, "duration")))
 
 
 def format_duration(seconds: float) -> str:
@@ -48,3 +56,33 @@ def format_duration(seconds: float) -> str:
     if secs or not (hours or minutes):
         text += f"{secs}S"
     return text
+
+
+_WALLTIME = re.compile(r"^(?:(\d+)-(\d+)(?::(\d+)(?::(\d+))?)?|(\d+)(?::(\d+)(?::(\d+))?)?)$")
+
+
+def parse_walltime_seconds(text: str) -> int | None:
+    """A Slurm time (``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``) in seconds;
+    None for ``unlimited``/``infinite``."""
+    value = str(text).strip()
+    if value.lower() in ("unlimited", "infinite"):
+        return None
+    match = _WALLTIME.match(value)
+    if not match:
+        raise ValueError(f"invalid walltime {text!r}: expected a Slurm time such as '04:00:00' or '1-12:00:00'")
+    days, d_hours, d_minutes, d_seconds, minutes, m_seconds, h_seconds = match.groups()
+    if days is not None:
+        return int(days) * 86400 + int(d_hours) * 3600 + int(d_minutes or 0) * 60 + int(d_seconds or 0)
+    if h_seconds is not None:  # HH:MM:SS
+        return int(minutes) * 3600 + int(m_seconds) * 60 + int(h_seconds)
+    return int(minutes) * 60 + int(m_seconds or 0)
+
+
+def parse_time_limit_seconds(text: str) -> int:
+    """A time limit given on a command line: ISO-8601 (``PT2H``) or a Slurm time (``02:00:00``)."""
+    if str(text).strip().upper().startswith("P"):
+        return parse_duration_seconds(text)
+    seconds = parse_walltime_seconds(text)
+    if seconds is None:
+        raise ValueError(f"a time limit must be finite, got {text!r}")
+    return seconds

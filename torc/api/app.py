@@ -12,6 +12,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from torc.api import errors
+from torc.api.base import Int32Converter, NoNulStringConverter
 from torc.api.resources import ALL_BLUEPRINTS
 from torc.api_version import API_VERSION
 from torc.db.connection import database_proxy
@@ -34,6 +35,7 @@ class TorcApi(Api):
 
 def create_app(database=None, lost_worker_check_seconds: float = 0) -> Flask:
     app = Flask("torc")
+    app.url_map.converters.update(int=Int32Converter, string=NoNulStringConverter, default=NoNulStringConverter)
     app.config.update(
         API_TITLE="torc",
         API_VERSION=API_VERSION,

@@ -2,8 +2,10 @@
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from torc.api.errors import unprocessable
+from torc.api.fields import INT32_RANGE, database_safe
 
 BASE_PATH = "/torc-service/v1"
 
@@ -11,14 +13,38 @@ BASE_PATH = "/torc-service/v1"
 MAX_LIMIT = 10_000
 
 
-class ApiSchema(ma.Schema):
+class DatabaseSafe(ma.Schema):
+    """Values the database cannot store are a 422: integers are 32-bit (the database's INTEGER)
+    unless declared ``Int64`` or given a maximum, and strings hold no NUL (see ``database_safe``)."""
+
+    def on_bind_field(self, field_name, field_obj):
+        database_safe(field_obj)
+
+
+class ApiSchema(DatabaseSafe):
     """Request bodies reject unknown fields: a typo must not be silently dropped."""
 
     class Meta:
         unknown = ma.RAISE
 
 
-class PageArgs(ma.Schema):
+class Int32Converter(IntegerConverter):
+    """``<int:...>`` path parameters: a number too large for an id column is a 404 (no such route)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", INT32_RANGE.max)
+        super().__init__(map, *args, **kwargs)
+
+
+class NoNulStringConverter(UnicodeConverter):
+    """``<string:...>`` path parameters: a NUL (``%00``) cannot name anything stored, so no route matches (404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]")
+
+
+class PageArgs(DatabaseSafe):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
     limit = fields.Integer(
         load_default=MAX_LIMIT,

@@ -12,7 +12,7 @@ from typing import Callable
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from torc.api.base import DeleteCountResponse, WorkflowListArgs, envelope, paginate
+from torc.api.base import ApiSchema, DeleteCountResponse, WorkflowListArgs, envelope, paginate
 from torc.api.errors import not_found, unprocessable
 from torc.engine.creation import check_references
 from torc.db.connection import write_transaction
@@ -114,7 +114,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
     if "delete_all" in ops:
 
         @blp.route(crud.path, methods=["DELETE"], endpoint=ops["delete_all"])
-        @blp.arguments(ma.Schema.from_dict({"workflow_id": ma.fields.Integer(required=True)}), location="query")
+        @blp.arguments(ApiSchema.from_dict({"workflow_id": ma.fields.Integer(required=True)}), location="query")
         @blp.response(200, DeleteCountResponse)
         @blp.doc(operationId=ops["delete_all"], summary=f"Delete every {crud.kind} of a workflow.")
         def delete_all(args):

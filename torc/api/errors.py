@@ -11,7 +11,7 @@ from http import HTTPStatus
 import marshmallow as ma
 import peewee as pw
 from flask_smorest import abort
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def handle_unexpected(error: Exception):
     if isinstance(error, pw.IntegrityError):
         return error_payload(409, "Conflict", f"conflicts with existing data: {error}"), 409
     logger.exception("unhandled error")
-    return error_payload(500, InternalServerError.name, f"internal error: {type(error).__name__}: {error}"), 500
+    return error_payload(500, HTTPStatus.INTERNAL_SERVER_ERROR.phrase, f"internal error: {type(error).__name__}: {error}"), 500
 
 
 def handle_engine_error(error):

@@ -2,10 +2,51 @@
 
 import json
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 from marshmallow.utils import missing as ma_missing
 
 from torc.status import LABELS, JobStatus
+
+#: Integer columns (ids, counts, seconds) are 32-bit on PostgreSQL; BIGINT ones are 64-bit, as are
+#: all SQLite integers. Outside these ranges the database raises instead of answering.
+INT32_RANGE = validate.Range(min=-(2**31), max=2**31 - 1)
+INT64_RANGE = validate.Range(min=-(2**63), max=2**63 - 1)
+
+
+class Int64(fields.Integer):
+    """An integer stored in a 64-bit (BIGINT) column, e.g. a timestamp in milliseconds or a byte count.
+
+    Plain ``fields.Integer`` fields of an ``ApiSchema`` are bounded to 32 bits (see
+    ``torc.api.base.ApiSchema``); this field carries the wider 64-bit range instead.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.insert(0, INT64_RANGE)
+
+
+def no_nul(value: str) -> None:
+    """PostgreSQL text cannot hold U+0000; refused on every backend so both behave alike."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("must not contain NUL (U+0000) characters")
+
+
+def database_safe(field: fields.Field) -> None:
+    """Make a field (or the items of a list field) refuse, with a 422, values the database cannot store.
+
+    An Integer without an upper bound gets the 32-bit column range (validated on load, documented as
+    ``minimum``/``maximum``); a String refuses NUL characters. Without this the database raises and
+    the answer is a 500.
+    """
+    for candidate in (field, getattr(field, "inner", None)):
+        # Bound fields are shallow copies sharing ``validators`` with the declared field: replace the
+        # list, never append to it.
+        if isinstance(candidate, fields.Integer) and not any(
+            isinstance(v, validate.Range) and v.max is not None for v in candidate.validators
+        ):
+            candidate.validators = [INT32_RANGE, *candidate.validators]
+        elif isinstance(candidate, fields.String) and no_nul not in candidate.validators:
+            candidate.validators = [no_nul, *candidate.validators]
 
 
 class JobStatusField(fields.String):

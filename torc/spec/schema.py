@@ -147,15 +147,12 @@ def _unit(parse: Callable[[str], Any]) -> Validator:
 memory = _unit(units.parse_memory_bytes)
 duration = _unit(units.parse_duration_seconds)
 
-# Every time format sbatch --time accepts: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
-_WALLTIME_RE = re.compile(r"\d+(?::\d+){0,2}|\d+-\d+(?::\d+){0,2}|unlimited|infinite", re.IGNORECASE)
-
-
 def walltime(value: Any, ctx: Context) -> str:
-    if _WALLTIME_RE.fullmatch(string(value, ctx).strip()) is None:
-        raise ctx.error(
-            f"invalid walltime {value!r}: expected a Slurm time such as '04:00:00' or '1-12:00:00'"
-        )
+    """Every time format sbatch --time accepts: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S, unlimited."""
+    try:
+        units.parse_walltime_seconds(string(value, ctx))
+    except ValueError as exc:
+        raise ctx.error(str(exc)) from None
     return value
 
 

@@ -20,6 +20,7 @@ const _returntypes_add_user_to_group_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_add_user_to_group(_api::AccessControlApi, id::Int64, user_group_membership_model::UserGroupMembershipModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "add_user_to_group", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "add_user_to_group", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_add_user_to_group_AccessControlApi, "/access_groups/{id}/members", [], user_group_membership_model)
@@ -56,6 +57,7 @@ const _returntypes_add_workflow_to_group_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_add_workflow_to_group(_api::AccessControlApi, id::Int64, workflow_access_group_model::WorkflowAccessGroupModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "add_workflow_to_group", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "add_workflow_to_group", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_add_workflow_to_group_AccessControlApi, "/workflows/{id}/access_groups", [], workflow_access_group_model)
@@ -90,6 +92,7 @@ const _returntypes_check_workflow_access_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_check_workflow_access(_api::AccessControlApi, workflow_id::Int64, user_name::String; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "check_workflow_access", :maximum, workflow_id, 2147483647, false)
     OpenAPI.validate_param("workflow_id", "check_workflow_access", :minimum, workflow_id, 0, false)
 
     OpenAPI.validate_param("user_name", "check_workflow_access", :minLength, user_name, 1)
@@ -158,6 +161,7 @@ const _returntypes_delete_access_group_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_access_group(_api::AccessControlApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_access_group", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_access_group", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_access_group_AccessControlApi, "/access_groups/{id}", [])
@@ -191,6 +195,7 @@ const _returntypes_get_access_group_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_access_group(_api::AccessControlApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_access_group", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_access_group", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_access_group_AccessControlApi, "/access_groups/{id}", [])
@@ -224,6 +229,7 @@ const _returntypes_list_access_groups_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_access_groups(_api::AccessControlApi; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("offset", "list_access_groups", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_access_groups", :minimum, offset, 0, false)
 
     OpenAPI.validate_param("limit", "list_access_groups", :maximum, limit, 10000, false)
@@ -267,8 +273,10 @@ const _returntypes_list_group_members_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_group_members(_api::AccessControlApi, id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_group_members", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_group_members", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("offset", "list_group_members", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_group_members", :minimum, offset, 0, false)
 
     OpenAPI.validate_param("limit", "list_group_members", :maximum, limit, 10000, false)
@@ -315,6 +323,7 @@ const _returntypes_list_user_groups_AccessControlApi = Dict{Regex,Type}(
 function _oacinternal_list_user_groups(_api::AccessControlApi, user_name::String; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, _mediaType=nothing)
     OpenAPI.validate_param("user_name", "list_user_groups", :minLength, user_name, 1)
 
+    OpenAPI.validate_param("offset", "list_user_groups", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_user_groups", :minimum, offset, 0, false)
 
     OpenAPI.validate_param("limit", "list_user_groups", :maximum, limit, 10000, false)
@@ -359,6 +368,7 @@ const _returntypes_list_workflow_groups_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_workflow_groups(_api::AccessControlApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_workflow_groups", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_workflow_groups", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_workflow_groups_AccessControlApi, "/workflows/{id}/access_groups", [])
@@ -392,6 +402,7 @@ const _returntypes_remove_user_from_group_AccessControlApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_remove_user_from_group(_api::AccessControlApi, id::Int64, user_name::String; _mediaType=nothing)
+    OpenAPI.validate_param("id", "remove_user_from_group", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "remove_user_from_group", :minimum, id, 0, false)
 
     OpenAPI.validate_param("user_name", "remove_user_from_group", :minLength, user_name, 1)
@@ -429,8 +440,10 @@ const _returntypes_remove_workflow_from_group_AccessControlApi = Dict{Regex,Type
 )
 
 function _oacinternal_remove_workflow_from_group(_api::AccessControlApi, id::Int64, group_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "remove_workflow_from_group", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "remove_workflow_from_group", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("group_id", "remove_workflow_from_group", :maximum, group_id, 2147483647, false)
     OpenAPI.validate_param("group_id", "remove_workflow_from_group", :minimum, group_id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_remove_workflow_from_group_AccessControlApi, "/workflows/{id}/access_groups/{group_id}", [])

@@ -48,6 +48,7 @@ const _returntypes_delete_compute_node_ComputeNodesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_compute_node(_api::ComputeNodesApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_compute_node", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_compute_node", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_compute_node_ComputeNodesApi, "/compute_nodes/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_compute_nodes_ComputeNodesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_compute_nodes(_api::ComputeNodesApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_compute_nodes", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_compute_nodes", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_compute_nodes_ComputeNodesApi, "/compute_nodes", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_compute_node_ComputeNodesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_compute_node(_api::ComputeNodesApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_compute_node", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_compute_node", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_compute_node_ComputeNodesApi, "/compute_nodes/{id}", [])
@@ -147,6 +152,7 @@ const _returntypes_heartbeat_compute_node_ComputeNodesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_heartbeat_compute_node(_api::ComputeNodesApi, id::Int64; lease_seconds=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "heartbeat_compute_node", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "heartbeat_compute_node", :minimum, id, 0, false)
 
     OpenAPI.validate_param("lease_seconds", "heartbeat_compute_node", :maximum, lease_seconds, 86400.0, false)
@@ -185,9 +191,17 @@ const _returntypes_list_compute_nodes_ComputeNodesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_compute_nodes(_api::ComputeNodesApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, hostname=nothing, is_active=nothing, scheduled_compute_node_id=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_compute_nodes", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_compute_nodes", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_compute_nodes", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_compute_nodes", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_compute_nodes", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_compute_nodes", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("scheduled_compute_node_id", "list_compute_nodes", :maximum, scheduled_compute_node_id, 2147483647, false)
+    OpenAPI.validate_param("scheduled_compute_node_id", "list_compute_nodes", :minimum, scheduled_compute_node_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_compute_nodes_ComputeNodesApi, "/compute_nodes", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -235,6 +249,7 @@ const _returntypes_update_compute_node_ComputeNodesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_compute_node(_api::ComputeNodesApi, id::Int64, compute_node_model::ComputeNodeModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_compute_node", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_compute_node", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_compute_node_ComputeNodesApi, "/compute_nodes/{id}", [], compute_node_model)

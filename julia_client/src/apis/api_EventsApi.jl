@@ -48,6 +48,7 @@ const _returntypes_delete_event_EventsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_event(_api::EventsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_event", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_event", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_event_EventsApi, "/events/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_events_EventsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_events(_api::EventsApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_events", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_events", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_events_EventsApi, "/events", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_event_EventsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_event(_api::EventsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_event", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_event", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_event_EventsApi, "/events/{id}", [])
@@ -145,9 +150,17 @@ const _returntypes_list_events_EventsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_events(_api::EventsApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, category=nothing, after_timestamp=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_events", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_events", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_events", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_events", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_events", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_events", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("after_timestamp", "list_events", :maximum, after_timestamp, 9223372036854775807, false)
+    OpenAPI.validate_param("after_timestamp", "list_events", :minimum, after_timestamp, -9223372036854775808, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_events_EventsApi, "/events", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -193,6 +206,7 @@ const _returntypes_update_event_EventsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_event(_api::EventsApi, id::Int64, event_model::EventModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_event", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_event", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_event_EventsApi, "/events/{id}", [], event_model)

@@ -48,6 +48,7 @@ const _returntypes_delete_failure_handler_FailureHandlersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_failure_handler(_api::FailureHandlersApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_failure_handler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_failure_handler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_failure_handler_FailureHandlersApi, "/failure_handlers/{id}", [])
@@ -81,6 +82,7 @@ const _returntypes_get_failure_handler_FailureHandlersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_failure_handler(_api::FailureHandlersApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_failure_handler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_failure_handler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_failure_handler_FailureHandlersApi, "/failure_handlers/{id}", [])
@@ -115,10 +117,13 @@ const _returntypes_list_failure_handlers_FailureHandlersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_failure_handlers(_api::FailureHandlersApi, id::Int64; offset=nothing, limit=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_failure_handlers", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_failure_handlers", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("offset", "list_failure_handlers", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_failure_handlers", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_failure_handlers", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_failure_handlers", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_failure_handlers_FailureHandlersApi, "/workflows/{id}/failure_handlers", [])

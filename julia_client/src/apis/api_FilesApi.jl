@@ -48,6 +48,7 @@ const _returntypes_delete_file_FilesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_file(_api::FilesApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_file", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_file", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_file_FilesApi, "/files/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_files_FilesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_files(_api::FilesApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_files", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_files", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_files_FilesApi, "/files", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_file_FilesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_file(_api::FilesApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_file", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_file", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_file_FilesApi, "/files/{id}", [])
@@ -145,9 +150,17 @@ const _returntypes_list_files_FilesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_files(_api::FilesApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, produced_by_job_id=nothing, name=nothing, path=nothing, is_output=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_files", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_files", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_files", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_files", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_files", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_files", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("produced_by_job_id", "list_files", :maximum, produced_by_job_id, 2147483647, false)
+    OpenAPI.validate_param("produced_by_job_id", "list_files", :minimum, produced_by_job_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_files_FilesApi, "/files", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -197,6 +210,7 @@ const _returntypes_update_file_FilesApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_file(_api::FilesApi, id::Int64, file_model::FileModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_file", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_file", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_file_FilesApi, "/files/{id}", [], file_model)

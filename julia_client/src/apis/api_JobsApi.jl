@@ -20,10 +20,12 @@ const _returntypes_complete_job_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_complete_job(_api::JobsApi, id::Int64, status::String, run_id::Int64, result_model::ResultModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "complete_job", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "complete_job", :minimum, id, 0, false)
 
     OpenAPI.validate_param("status", "complete_job", :minLength, status, 1)
 
+    OpenAPI.validate_param("run_id", "complete_job", :maximum, run_id, 2147483647, false)
     OpenAPI.validate_param("run_id", "complete_job", :minimum, run_id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_complete_job_JobsApi, "/jobs/{id}/complete_job/{status}/{run_id}", [], result_model)
@@ -122,6 +124,7 @@ const _returntypes_delete_job_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_job(_api::JobsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_job", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_job", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_job_JobsApi, "/jobs/{id}", [])
@@ -155,6 +158,9 @@ const _returntypes_delete_jobs_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_jobs(_api::JobsApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_jobs", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_jobs", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_jobs_JobsApi, "/jobs", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -186,6 +192,7 @@ const _returntypes_get_job_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_job(_api::JobsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_job", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_job", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_job_JobsApi, "/jobs/{id}", [])
@@ -219,9 +226,23 @@ const _returntypes_list_jobs_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_jobs(_api::JobsApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, status=nothing, needs_file_id=nothing, upstream_job_id=nothing, include_relationships=nothing, active_compute_node_id=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_jobs", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_jobs", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_jobs", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_jobs", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_jobs", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_jobs", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("needs_file_id", "list_jobs", :maximum, needs_file_id, 2147483647, false)
+    OpenAPI.validate_param("needs_file_id", "list_jobs", :minimum, needs_file_id, -2147483648, false)
+
+    OpenAPI.validate_param("upstream_job_id", "list_jobs", :maximum, upstream_job_id, 2147483647, false)
+    OpenAPI.validate_param("upstream_job_id", "list_jobs", :minimum, upstream_job_id, -2147483648, false)
+
+    OpenAPI.validate_param("active_compute_node_id", "list_jobs", :maximum, active_compute_node_id, 2147483647, false)
+    OpenAPI.validate_param("active_compute_node_id", "list_jobs", :minimum, active_compute_node_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_jobs_JobsApi, "/jobs", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -273,10 +294,12 @@ const _returntypes_manage_status_change_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_manage_status_change(_api::JobsApi, id::Int64, status::String, run_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "manage_status_change", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "manage_status_change", :minimum, id, 0, false)
 
     OpenAPI.validate_param("status", "manage_status_change", :minLength, status, 1)
 
+    OpenAPI.validate_param("run_id", "manage_status_change", :maximum, run_id, 2147483647, false)
     OpenAPI.validate_param("run_id", "manage_status_change", :minimum, run_id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_manage_status_change_JobsApi, "/jobs/{id}/manage_status_change/{status}/{run_id}", [])
@@ -316,10 +339,13 @@ const _returntypes_retry_job_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_retry_job(_api::JobsApi, id::Int64, run_id::Int64; max_retries=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "retry_job", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "retry_job", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("run_id", "retry_job", :maximum, run_id, 2147483647, false)
     OpenAPI.validate_param("run_id", "retry_job", :minimum, run_id, 0, false)
 
+    OpenAPI.validate_param("max_retries", "retry_job", :maximum, max_retries, 2147483647, false)
     OpenAPI.validate_param("max_retries", "retry_job", :minimum, max_retries, 1, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_retry_job_JobsApi, "/jobs/{id}/retry/{run_id}", [])
@@ -358,10 +384,13 @@ const _returntypes_start_job_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_start_job(_api::JobsApi, id::Int64, run_id::Int64, compute_node_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "start_job", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "start_job", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("run_id", "start_job", :maximum, run_id, 2147483647, false)
     OpenAPI.validate_param("run_id", "start_job", :minimum, run_id, 0, false)
 
+    OpenAPI.validate_param("compute_node_id", "start_job", :maximum, compute_node_id, 2147483647, false)
     OpenAPI.validate_param("compute_node_id", "start_job", :minimum, compute_node_id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_start_job_JobsApi, "/jobs/{id}/start_job/{run_id}/{compute_node_id}", [])
@@ -400,6 +429,7 @@ const _returntypes_update_job_JobsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_job(_api::JobsApi, id::Int64, job_model::JobModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_job", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_job", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_job_JobsApi, "/jobs/{id}", [], job_model)

@@ -48,6 +48,7 @@ const _returntypes_delete_local_scheduler_LocalSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_local_scheduler(_api::LocalSchedulersApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_local_scheduler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_local_scheduler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_local_scheduler_LocalSchedulersApi, "/local_schedulers/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_local_schedulers_LocalSchedulersApi = Dict{Regex,Type}
 )
 
 function _oacinternal_delete_local_schedulers(_api::LocalSchedulersApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_local_schedulers", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_local_schedulers", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_local_schedulers_LocalSchedulersApi, "/local_schedulers", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_local_scheduler_LocalSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_local_scheduler(_api::LocalSchedulersApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_local_scheduler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_local_scheduler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_local_scheduler_LocalSchedulersApi, "/local_schedulers/{id}", [])
@@ -145,9 +150,17 @@ const _returntypes_list_local_schedulers_LocalSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_local_schedulers(_api::LocalSchedulersApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, memory=nothing, num_cpus=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_local_schedulers", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_local_schedulers", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_local_schedulers", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_local_schedulers", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_local_schedulers", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_local_schedulers", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("num_cpus", "list_local_schedulers", :maximum, num_cpus, 2147483647, false)
+    OpenAPI.validate_param("num_cpus", "list_local_schedulers", :minimum, num_cpus, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_local_schedulers_LocalSchedulersApi, "/local_schedulers", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -193,6 +206,7 @@ const _returntypes_update_local_scheduler_LocalSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_local_scheduler(_api::LocalSchedulersApi, id::Int64, local_scheduler_model::LocalSchedulerModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_local_scheduler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_local_scheduler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_local_scheduler_LocalSchedulersApi, "/local_schedulers/{id}", [], local_scheduler_model)

@@ -19,6 +19,7 @@ const _returntypes_create_remote_workers_RemoteWorkersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_create_remote_workers(_api::RemoteWorkersApi, id::Int64, request_body::Vector{String}; _mediaType=nothing)
+    OpenAPI.validate_param("id", "create_remote_workers", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "create_remote_workers", :minimum, id, 0, false)
 
     OpenAPI.validate_param("request_body", "create_remote_workers", :minItems, request_body, 1)
@@ -55,6 +56,7 @@ const _returntypes_delete_remote_worker_RemoteWorkersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_remote_worker(_api::RemoteWorkersApi, id::Int64, worker::String; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_remote_worker", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_remote_worker", :minimum, id, 0, false)
 
     OpenAPI.validate_param("worker", "delete_remote_worker", :minLength, worker, 1)
@@ -92,6 +94,7 @@ const _returntypes_list_remote_workers_RemoteWorkersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_remote_workers(_api::RemoteWorkersApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_remote_workers", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_remote_workers", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_remote_workers_RemoteWorkersApi, "/workflows/{id}/remote_workers", [])

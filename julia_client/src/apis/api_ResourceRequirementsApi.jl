@@ -48,6 +48,7 @@ const _returntypes_delete_resource_requirement_ResourceRequirementsApi = Dict{Re
 )
 
 function _oacinternal_delete_resource_requirement(_api::ResourceRequirementsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_resource_requirement", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_resource_requirement", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_resource_requirement_ResourceRequirementsApi, "/resource_requirements/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_resource_requirements_ResourceRequirementsApi = Dict{R
 )
 
 function _oacinternal_delete_resource_requirements(_api::ResourceRequirementsApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_resource_requirements", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_resource_requirements", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_resource_requirements_ResourceRequirementsApi, "/resource_requirements", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_resource_requirements_ResourceRequirementsApi = Dict{Rege
 )
 
 function _oacinternal_get_resource_requirements(_api::ResourceRequirementsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_resource_requirements", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_resource_requirements", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_resource_requirements_ResourceRequirementsApi, "/resource_requirements/{id}", [])
@@ -145,9 +150,26 @@ const _returntypes_list_resource_requirements_ResourceRequirementsApi = Dict{Reg
 )
 
 function _oacinternal_list_resource_requirements(_api::ResourceRequirementsApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, job_id=nothing, name=nothing, memory=nothing, num_cpus=nothing, num_gpus=nothing, num_nodes=nothing, runtime=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_resource_requirements", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_resource_requirements", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_resource_requirements", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_resource_requirements", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_resource_requirements", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_resource_requirements", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("job_id", "list_resource_requirements", :maximum, job_id, 2147483647, false)
+    OpenAPI.validate_param("job_id", "list_resource_requirements", :minimum, job_id, -2147483648, false)
+
+    OpenAPI.validate_param("num_cpus", "list_resource_requirements", :maximum, num_cpus, 2147483647, false)
+    OpenAPI.validate_param("num_cpus", "list_resource_requirements", :minimum, num_cpus, -2147483648, false)
+
+    OpenAPI.validate_param("num_gpus", "list_resource_requirements", :maximum, num_gpus, 2147483647, false)
+    OpenAPI.validate_param("num_gpus", "list_resource_requirements", :minimum, num_gpus, -2147483648, false)
+
+    OpenAPI.validate_param("num_nodes", "list_resource_requirements", :maximum, num_nodes, 2147483647, false)
+    OpenAPI.validate_param("num_nodes", "list_resource_requirements", :minimum, num_nodes, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_resource_requirements_ResourceRequirementsApi, "/resource_requirements", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -203,6 +225,7 @@ const _returntypes_update_resource_requirements_ResourceRequirementsApi = Dict{R
 )
 
 function _oacinternal_update_resource_requirements(_api::ResourceRequirementsApi, id::Int64, resource_requirements_model::ResourceRequirementsModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_resource_requirements", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_resource_requirements", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_resource_requirements_ResourceRequirementsApi, "/resource_requirements/{id}", [], resource_requirements_model)

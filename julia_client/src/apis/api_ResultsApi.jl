@@ -48,6 +48,7 @@ const _returntypes_delete_result_ResultsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_result(_api::ResultsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_result", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_result", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_result_ResultsApi, "/results/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_results_ResultsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_results(_api::ResultsApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_results", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_results", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_results_ResultsApi, "/results", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_result_ResultsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_result(_api::ResultsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_result", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_result", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_result_ResultsApi, "/results/{id}", [])
@@ -145,9 +150,26 @@ const _returntypes_list_results_ResultsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_results(_api::ResultsApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, job_id=nothing, run_id=nothing, return_code=nothing, status=nothing, all_runs=nothing, compute_node_id=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_results", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_results", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_results", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_results", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_results", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_results", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("job_id", "list_results", :maximum, job_id, 2147483647, false)
+    OpenAPI.validate_param("job_id", "list_results", :minimum, job_id, -2147483648, false)
+
+    OpenAPI.validate_param("run_id", "list_results", :maximum, run_id, 2147483647, false)
+    OpenAPI.validate_param("run_id", "list_results", :minimum, run_id, -2147483648, false)
+
+    OpenAPI.validate_param("return_code", "list_results", :maximum, return_code, 9223372036854775807, false)
+    OpenAPI.validate_param("return_code", "list_results", :minimum, return_code, -9223372036854775808, false)
+
+    OpenAPI.validate_param("compute_node_id", "list_results", :maximum, compute_node_id, 2147483647, false)
+    OpenAPI.validate_param("compute_node_id", "list_results", :minimum, compute_node_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_results_ResultsApi, "/results", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -201,6 +223,7 @@ const _returntypes_update_result_ResultsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_result(_api::ResultsApi, id::Int64, result_model::ResultModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_result", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_result", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_result_ResultsApi, "/results/{id}", [], result_model)

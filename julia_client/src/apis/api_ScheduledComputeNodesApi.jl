@@ -48,6 +48,7 @@ const _returntypes_delete_scheduled_compute_node_ScheduledComputeNodesApi = Dict
 )
 
 function _oacinternal_delete_scheduled_compute_node(_api::ScheduledComputeNodesApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_scheduled_compute_node", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_scheduled_compute_node", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_scheduled_compute_node_ScheduledComputeNodesApi, "/scheduled_compute_nodes/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_scheduled_compute_nodes_ScheduledComputeNodesApi = Dic
 )
 
 function _oacinternal_delete_scheduled_compute_nodes(_api::ScheduledComputeNodesApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_scheduled_compute_nodes", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_scheduled_compute_nodes", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_scheduled_compute_nodes_ScheduledComputeNodesApi, "/scheduled_compute_nodes", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_scheduled_compute_node_ScheduledComputeNodesApi = Dict{Re
 )
 
 function _oacinternal_get_scheduled_compute_node(_api::ScheduledComputeNodesApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_scheduled_compute_node", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_scheduled_compute_node", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_scheduled_compute_node_ScheduledComputeNodesApi, "/scheduled_compute_nodes/{id}", [])
@@ -145,9 +150,19 @@ const _returntypes_list_scheduled_compute_nodes_ScheduledComputeNodesApi = Dict{
 )
 
 function _oacinternal_list_scheduled_compute_nodes(_api::ScheduledComputeNodesApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, scheduler_id=nothing, scheduler_config_id=nothing, status=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_scheduled_compute_nodes", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_scheduled_compute_nodes", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_scheduled_compute_nodes", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_scheduled_compute_nodes", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_scheduled_compute_nodes", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_scheduled_compute_nodes", :minimum, limit, 0, false)
+
+        OpenAPI.validate_param("scheduler_id", "list_scheduled_compute_nodes", :pattern, scheduler_id, r"^[0-9]{1,18}$")
+
+    OpenAPI.validate_param("scheduler_config_id", "list_scheduled_compute_nodes", :maximum, scheduler_config_id, 2147483647, false)
+    OpenAPI.validate_param("scheduler_config_id", "list_scheduled_compute_nodes", :minimum, scheduler_config_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_scheduled_compute_nodes_ScheduledComputeNodesApi, "/scheduled_compute_nodes", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -195,6 +210,7 @@ const _returntypes_update_scheduled_compute_node_ScheduledComputeNodesApi = Dict
 )
 
 function _oacinternal_update_scheduled_compute_node(_api::ScheduledComputeNodesApi, id::Int64, scheduled_compute_nodes_model::ScheduledComputeNodesModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_scheduled_compute_node", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_scheduled_compute_node", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_scheduled_compute_node_ScheduledComputeNodesApi, "/scheduled_compute_nodes/{id}", [], scheduled_compute_nodes_model)

@@ -48,6 +48,7 @@ const _returntypes_delete_slurm_scheduler_SlurmSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_slurm_scheduler(_api::SlurmSchedulersApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_slurm_scheduler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_slurm_scheduler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_slurm_scheduler_SlurmSchedulersApi, "/slurm_schedulers/{id}", [])
@@ -81,6 +82,9 @@ const _returntypes_delete_slurm_schedulers_SlurmSchedulersApi = Dict{Regex,Type}
 )
 
 function _oacinternal_delete_slurm_schedulers(_api::SlurmSchedulersApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_slurm_schedulers", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_slurm_schedulers", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_slurm_schedulers_SlurmSchedulersApi, "/slurm_schedulers", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -112,6 +116,7 @@ const _returntypes_get_slurm_scheduler_SlurmSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_slurm_scheduler(_api::SlurmSchedulersApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_slurm_scheduler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_slurm_scheduler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_slurm_scheduler_SlurmSchedulersApi, "/slurm_schedulers/{id}", [])
@@ -145,9 +150,17 @@ const _returntypes_list_slurm_schedulers_SlurmSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_slurm_schedulers(_api::SlurmSchedulersApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, name=nothing, account=nothing, gres=nothing, mem=nothing, nodes=nothing, partition=nothing, qos=nothing, tmp=nothing, walltime=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_slurm_schedulers", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_slurm_schedulers", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_slurm_schedulers", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_slurm_schedulers", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_slurm_schedulers", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_slurm_schedulers", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("nodes", "list_slurm_schedulers", :maximum, nodes, 2147483647, false)
+    OpenAPI.validate_param("nodes", "list_slurm_schedulers", :minimum, nodes, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_slurm_schedulers_SlurmSchedulersApi, "/slurm_schedulers", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -207,6 +220,7 @@ const _returntypes_update_slurm_scheduler_SlurmSchedulersApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_slurm_scheduler(_api::SlurmSchedulersApi, id::Int64, slurm_scheduler_model::SlurmSchedulerModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_slurm_scheduler", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_slurm_scheduler", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_slurm_scheduler_SlurmSchedulersApi, "/slurm_schedulers/{id}", [], slurm_scheduler_model)

@@ -18,6 +18,12 @@ const _returntypes_create_user_data_UserDataApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_create_user_data(_api::UserDataApi, user_data_model::UserDataModel; consumer_job_id=nothing, producer_job_id=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("consumer_job_id", "create_user_data", :maximum, consumer_job_id, 2147483647, false)
+    OpenAPI.validate_param("consumer_job_id", "create_user_data", :minimum, consumer_job_id, -2147483648, false)
+
+    OpenAPI.validate_param("producer_job_id", "create_user_data", :maximum, producer_job_id, 2147483647, false)
+    OpenAPI.validate_param("producer_job_id", "create_user_data", :minimum, producer_job_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_create_user_data_UserDataApi, "/user_data", [], user_data_model)
     OpenAPI.Clients.set_param(_ctx.query, "consumer_job_id", consumer_job_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_param(_ctx.query, "producer_job_id", producer_job_id; style="form", is_explode=true)  # type Int64
@@ -52,6 +58,9 @@ const _returntypes_delete_all_user_data_UserDataApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_all_user_data(_api::UserDataApi, workflow_id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "delete_all_user_data", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "delete_all_user_data", :minimum, workflow_id, -2147483648, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_all_user_data_UserDataApi, "/user_data", [])
     OpenAPI.Clients.set_param(_ctx.query, "workflow_id", workflow_id; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -83,6 +92,7 @@ const _returntypes_delete_user_data_UserDataApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_user_data(_api::UserDataApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_user_data", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_user_data", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_user_data_UserDataApi, "/user_data/{id}", [])
@@ -116,6 +126,7 @@ const _returntypes_get_user_data_UserDataApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_user_data(_api::UserDataApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_user_data", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_user_data", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_user_data_UserDataApi, "/user_data/{id}", [])
@@ -149,9 +160,20 @@ const _returntypes_list_user_data_UserDataApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_user_data(_api::UserDataApi, workflow_id::Int64; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, consumer_job_id=nothing, producer_job_id=nothing, name=nothing, is_ephemeral=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("workflow_id", "list_user_data", :maximum, workflow_id, 2147483647, false)
+    OpenAPI.validate_param("workflow_id", "list_user_data", :minimum, workflow_id, -2147483648, false)
+
+    OpenAPI.validate_param("offset", "list_user_data", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_user_data", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_user_data", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_user_data", :minimum, limit, 0, false)
+
+    OpenAPI.validate_param("consumer_job_id", "list_user_data", :maximum, consumer_job_id, 2147483647, false)
+    OpenAPI.validate_param("consumer_job_id", "list_user_data", :minimum, consumer_job_id, -2147483648, false)
+
+    OpenAPI.validate_param("producer_job_id", "list_user_data", :maximum, producer_job_id, 2147483647, false)
+    OpenAPI.validate_param("producer_job_id", "list_user_data", :minimum, producer_job_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_user_data_UserDataApi, "/user_data", [])
     OpenAPI.Clients.set_param(_ctx.query, "offset", offset; style="form", is_explode=true)  # type Int64
@@ -201,6 +223,7 @@ const _returntypes_update_user_data_UserDataApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_user_data(_api::UserDataApi, id::Int64, user_data_model::UserDataModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_user_data", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_user_data", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_user_data_UserDataApi, "/user_data/{id}", [], user_data_model)

@@ -19,8 +19,10 @@ const _returntypes_claim_action_WorkflowActionsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_claim_action(_api::WorkflowActionsApi, id::Int64, action_id::Int64, claim_action_request::ClaimActionRequest; _mediaType=nothing)
+    OpenAPI.validate_param("id", "claim_action", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "claim_action", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("action_id", "claim_action", :maximum, action_id, 2147483647, false)
     OpenAPI.validate_param("action_id", "claim_action", :minimum, action_id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_claim_action_WorkflowActionsApi, "/workflows/{id}/actions/{action_id}/claim", [], claim_action_request)
@@ -58,6 +60,7 @@ const _returntypes_create_workflow_action_WorkflowActionsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_create_workflow_action(_api::WorkflowActionsApi, id::Int64, workflow_action_model::WorkflowActionModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "create_workflow_action", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "create_workflow_action", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_create_workflow_action_WorkflowActionsApi, "/workflows/{id}/actions", [], workflow_action_model)
@@ -93,6 +96,7 @@ const _returntypes_get_pending_actions_WorkflowActionsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_pending_actions(_api::WorkflowActionsApi, id::Int64; trigger_type=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_pending_actions", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_pending_actions", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_pending_actions_WorkflowActionsApi, "/workflows/{id}/actions/pending", [])
@@ -128,6 +132,7 @@ const _returntypes_get_workflow_actions_WorkflowActionsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_workflow_actions(_api::WorkflowActionsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_workflow_actions", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_workflow_actions", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_workflow_actions_WorkflowActionsApi, "/workflows/{id}/actions", [])

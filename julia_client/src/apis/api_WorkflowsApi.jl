@@ -18,6 +18,7 @@ const _returntypes_cancel_workflow_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_cancel_workflow(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "cancel_workflow", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "cancel_workflow", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_cancel_workflow_WorkflowsApi, "/workflows/{id}/cancel", [])
@@ -52,11 +53,16 @@ const _returntypes_claim_jobs_based_on_resources_WorkflowsApi = Dict{Regex,Type}
 )
 
 function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "claim_jobs_based_on_resources", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "claim_jobs_based_on_resources", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("limit", "claim_jobs_based_on_resources", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "claim_jobs_based_on_resources", :minimum, limit, 0, false)
 
     OpenAPI.validate_param("wait_seconds", "claim_jobs_based_on_resources", :minimum, wait_seconds, 0.0, false)
+
+    OpenAPI.validate_param("compute_node_id", "claim_jobs_based_on_resources", :maximum, compute_node_id, 2147483647, false)
+    OpenAPI.validate_param("compute_node_id", "claim_jobs_based_on_resources", :minimum, compute_node_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_claim_jobs_based_on_resources_WorkflowsApi, "/workflows/{id}/claim_jobs_based_on_resources/{limit}", [], compute_nodes_resources)
     OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
@@ -101,9 +107,13 @@ const _returntypes_claim_next_jobs_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_claim_next_jobs(_api::WorkflowsApi, id::Int64; wait_seconds=nothing, compute_node_id=nothing, limit=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "claim_next_jobs", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "claim_next_jobs", :minimum, id, 0, false)
 
     OpenAPI.validate_param("wait_seconds", "claim_next_jobs", :minimum, wait_seconds, 0.0, false)
+
+    OpenAPI.validate_param("compute_node_id", "claim_next_jobs", :maximum, compute_node_id, 2147483647, false)
+    OpenAPI.validate_param("compute_node_id", "claim_next_jobs", :minimum, compute_node_id, -2147483648, false)
 
     OpenAPI.validate_param("limit", "claim_next_jobs", :maximum, limit, 10000, false)
     OpenAPI.validate_param("limit", "claim_next_jobs", :minimum, limit, 1, false)
@@ -205,6 +215,7 @@ const _returntypes_delete_workflow_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_delete_workflow(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "delete_workflow", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "delete_workflow", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "DELETE", _returntypes_delete_workflow_WorkflowsApi, "/workflows/{id}", [])
@@ -238,6 +249,7 @@ const _returntypes_get_latest_event_timestamp_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_latest_event_timestamp(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_latest_event_timestamp", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_latest_event_timestamp", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_latest_event_timestamp_WorkflowsApi, "/workflows/{id}/latest_event_timestamp", [])
@@ -272,7 +284,11 @@ const _returntypes_get_ready_job_requirements_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_ready_job_requirements(_api::WorkflowsApi, id::Int64; scheduler_config_id=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_ready_job_requirements", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_ready_job_requirements", :minimum, id, 0, false)
+
+    OpenAPI.validate_param("scheduler_config_id", "get_ready_job_requirements", :maximum, scheduler_config_id, 2147483647, false)
+    OpenAPI.validate_param("scheduler_config_id", "get_ready_job_requirements", :minimum, scheduler_config_id, -2147483648, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_ready_job_requirements_WorkflowsApi, "/workflows/{id}/ready_job_requirements", [])
     OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
@@ -307,6 +323,7 @@ const _returntypes_get_workflow_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_workflow(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_workflow", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_workflow", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_workflow_WorkflowsApi, "/workflows/{id}", [])
@@ -340,6 +357,7 @@ const _returntypes_get_workflow_status_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_get_workflow_status(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "get_workflow_status", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "get_workflow_status", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_workflow_status_WorkflowsApi, "/workflows/{id}/status", [])
@@ -374,6 +392,7 @@ const _returntypes_initialize_jobs_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_initialize_jobs(_api::WorkflowsApi, id::Int64; only_uninitialized=nothing, clear_ephemeral_user_data=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "initialize_jobs", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "initialize_jobs", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_initialize_jobs_WorkflowsApi, "/workflows/{id}/initialize_jobs", [])
@@ -411,6 +430,7 @@ const _returntypes_is_workflow_complete_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_is_workflow_complete(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "is_workflow_complete", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "is_workflow_complete", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_is_workflow_complete_WorkflowsApi, "/workflows/{id}/is_complete", [])
@@ -444,6 +464,7 @@ const _returntypes_is_workflow_uninitialized_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_is_workflow_uninitialized(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "is_workflow_uninitialized", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "is_workflow_uninitialized", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_is_workflow_uninitialized_WorkflowsApi, "/workflows/{id}/is_uninitialized", [])
@@ -478,10 +499,13 @@ const _returntypes_list_job_dependencies_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_job_dependencies(_api::WorkflowsApi, id::Int64; offset=nothing, limit=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_job_dependencies", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_job_dependencies", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("offset", "list_job_dependencies", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_job_dependencies", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_job_dependencies", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_job_dependencies", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_job_dependencies_WorkflowsApi, "/workflows/{id}/job_dependencies", [])
@@ -520,10 +544,13 @@ const _returntypes_list_job_file_relationships_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_job_file_relationships(_api::WorkflowsApi, id::Int64; offset=nothing, limit=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_job_file_relationships", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_job_file_relationships", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("offset", "list_job_file_relationships", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_job_file_relationships", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_job_file_relationships", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_job_file_relationships", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_job_file_relationships_WorkflowsApi, "/workflows/{id}/job_file_relationships", [])
@@ -561,6 +588,7 @@ const _returntypes_list_job_ids_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_job_ids(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_job_ids", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_job_ids", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_job_ids_WorkflowsApi, "/workflows/{id}/job_ids", [])
@@ -595,10 +623,13 @@ const _returntypes_list_job_user_data_relationships_WorkflowsApi = Dict{Regex,Ty
 )
 
 function _oacinternal_list_job_user_data_relationships(_api::WorkflowsApi, id::Int64; offset=nothing, limit=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_job_user_data_relationships", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_job_user_data_relationships", :minimum, id, 0, false)
 
+    OpenAPI.validate_param("offset", "list_job_user_data_relationships", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_job_user_data_relationships", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_job_user_data_relationships", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_job_user_data_relationships", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_job_user_data_relationships_WorkflowsApi, "/workflows/{id}/job_user_data_relationships", [])
@@ -636,6 +667,7 @@ const _returntypes_list_missing_user_data_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_missing_user_data(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_missing_user_data", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_missing_user_data", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_missing_user_data_WorkflowsApi, "/workflows/{id}/missing_user_data", [])
@@ -669,6 +701,7 @@ const _returntypes_list_required_existing_files_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_required_existing_files(_api::WorkflowsApi, id::Int64; _mediaType=nothing)
+    OpenAPI.validate_param("id", "list_required_existing_files", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "list_required_existing_files", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_required_existing_files_WorkflowsApi, "/workflows/{id}/required_existing_files", [])
@@ -702,8 +735,10 @@ const _returntypes_list_workflows_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_list_workflows(_api::WorkflowsApi; offset=nothing, limit=nothing, sort_by=nothing, reverse_sort=nothing, name=nothing, user=nothing, description=nothing, is_archived=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("offset", "list_workflows", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_workflows", :minimum, offset, 0, false)
 
+    OpenAPI.validate_param("limit", "list_workflows", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_workflows", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_workflows_WorkflowsApi, "/workflows", [])
@@ -752,6 +787,7 @@ const _returntypes_process_changed_job_inputs_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_process_changed_job_inputs(_api::WorkflowsApi, id::Int64; dry_run=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "process_changed_job_inputs", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "process_changed_job_inputs", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_process_changed_job_inputs_WorkflowsApi, "/workflows/{id}/process_changed_job_inputs", [])
@@ -788,6 +824,7 @@ const _returntypes_reset_job_status_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_reset_job_status(_api::WorkflowsApi, id::Int64; failed_only=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "reset_job_status", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "reset_job_status", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_reset_job_status_WorkflowsApi, "/workflows/{id}/reset_job_status", [])
@@ -825,6 +862,7 @@ const _returntypes_reset_workflow_status_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_reset_workflow_status(_api::WorkflowsApi, id::Int64; force=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "reset_workflow_status", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "reset_workflow_status", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_reset_workflow_status_WorkflowsApi, "/workflows/{id}/reset_status", [])
@@ -861,6 +899,7 @@ const _returntypes_sync_workflow_status_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_sync_workflow_status(_api::WorkflowsApi, id::Int64; dry_run=nothing, _mediaType=nothing)
+    OpenAPI.validate_param("id", "sync_workflow_status", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "sync_workflow_status", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_sync_workflow_status_WorkflowsApi, "/workflows/{id}/sync_status", [])
@@ -897,6 +936,7 @@ const _returntypes_update_workflow_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_workflow(_api::WorkflowsApi, id::Int64, workflow_model::WorkflowModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_workflow", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_workflow", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_workflow_WorkflowsApi, "/workflows/{id}", [], workflow_model)
@@ -932,6 +972,7 @@ const _returntypes_update_workflow_status_WorkflowsApi = Dict{Regex,Type}(
 )
 
 function _oacinternal_update_workflow_status(_api::WorkflowsApi, id::Int64, workflow_status_model::WorkflowStatusModel; _mediaType=nothing)
+    OpenAPI.validate_param("id", "update_workflow_status", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "update_workflow_status", :minimum, id, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "PUT", _returntypes_update_workflow_status_WorkflowsApi, "/workflows/{id}/status", [], workflow_status_model)

@@ -46,4 +46,8 @@ function OpenAPI.validate_property(::Type{ AccessCheckResponse }, name::Symbol, 
 
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "AccessCheckResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "AccessCheckResponse", :minimum, val, -2147483648, false)
+    end
 end

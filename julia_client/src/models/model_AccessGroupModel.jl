@@ -48,6 +48,10 @@ function OpenAPI.validate_property(::Type{ AccessGroupModel }, name::Symbol, val
 
 
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "AccessGroupModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "AccessGroupModel", :minimum, val, -2147483648, false)
+    end
 
     if name === Symbol("name")
         OpenAPI.validate_param(name, "AccessGroupModel", :minLength, val, 1)

@@ -45,5 +45,13 @@ end
 function OpenAPI.validate_property(::Type{ CancelWorkflowResponse }, name::Symbol, val)
 
 
+    if name === Symbol("num_canceled_jobs")
+        OpenAPI.validate_param(name, "CancelWorkflowResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "CancelWorkflowResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "CancelWorkflowResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "CancelWorkflowResponse", :minimum, val, -2147483648, false)
+    end
 end

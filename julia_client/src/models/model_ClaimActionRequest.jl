@@ -34,4 +34,8 @@ end
 
 function OpenAPI.validate_property(::Type{ ClaimActionRequest }, name::Symbol, val)
 
+    if name === Symbol("compute_node_id")
+        OpenAPI.validate_param(name, "ClaimActionRequest", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ClaimActionRequest", :minimum, val, -2147483648, false)
+    end
 end

@@ -39,5 +39,9 @@ end
 
 function OpenAPI.validate_property(::Type{ ClaimActionResponse }, name::Symbol, val)
 
+    if name === Symbol("action_id")
+        OpenAPI.validate_param(name, "ClaimActionResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ClaimActionResponse", :minimum, val, -2147483648, false)
+    end
 
 end

@@ -101,6 +101,10 @@ function OpenAPI.validate_property(::Type{ ComputeNodeModel }, name::Symbol, val
 
 
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "ComputeNodeModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ComputeNodeModel", :minimum, val, -2147483648, false)
+    end
 
 
     if name === Symbol("memory_gb")
@@ -108,20 +112,35 @@ function OpenAPI.validate_property(::Type{ ComputeNodeModel }, name::Symbol, val
     end
 
     if name === Symbol("num_cpus")
+        OpenAPI.validate_param(name, "ComputeNodeModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ComputeNodeModel", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_gpus")
+        OpenAPI.validate_param(name, "ComputeNodeModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ComputeNodeModel", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_nodes")
+        OpenAPI.validate_param(name, "ComputeNodeModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ComputeNodeModel", :minimum, val, 1, false)
+    end
+
+    if name === Symbol("pid")
+        OpenAPI.validate_param(name, "ComputeNodeModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ComputeNodeModel", :minimum, val, -2147483648, false)
+    end
+
+
+    if name === Symbol("scheduler_config_id")
+        OpenAPI.validate_param(name, "ComputeNodeModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ComputeNodeModel", :minimum, val, -2147483648, false)
     end
 
 
 
-
-
-
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "ComputeNodeModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ComputeNodeModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -61,22 +61,34 @@ end
 
 function OpenAPI.validate_property(::Type{ ComputeNodesResources }, name::Symbol, val)
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "ComputeNodesResources", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ComputeNodesResources", :minimum, val, -2147483648, false)
+    end
 
     if name === Symbol("memory_gb")
+        OpenAPI.validate_param(name, "ComputeNodesResources", :maximum, val, 8589934591, false)
         OpenAPI.validate_param(name, "ComputeNodesResources", :minimum, val, 0.0, false)
     end
 
     if name === Symbol("num_cpus")
+        OpenAPI.validate_param(name, "ComputeNodesResources", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ComputeNodesResources", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_gpus")
+        OpenAPI.validate_param(name, "ComputeNodesResources", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ComputeNodesResources", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_nodes")
+        OpenAPI.validate_param(name, "ComputeNodesResources", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ComputeNodesResources", :minimum, val, 0, false)
     end
 
+    if name === Symbol("scheduler_config_id")
+        OpenAPI.validate_param(name, "ComputeNodesResources", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ComputeNodesResources", :minimum, val, -2147483648, false)
+    end
 
 end

@@ -54,8 +54,24 @@ end
 
 function OpenAPI.validate_property(::Type{ CreateWorkflowFromSpecResponse }, name::Symbol, val)
 
+    if name === Symbol("num_dependencies")
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("num_files")
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("num_jobs")
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("num_user_data")
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :minimum, val, -2147483648, false)
+    end
 
 end

@@ -34,4 +34,8 @@ end
 
 function OpenAPI.validate_property(::Type{ DeleteCountResponse }, name::Symbol, val)
 
+    if name === Symbol("count")
+        OpenAPI.validate_param(name, "DeleteCountResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "DeleteCountResponse", :minimum, val, -2147483648, false)
+    end
 end

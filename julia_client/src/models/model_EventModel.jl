@@ -48,6 +48,18 @@ end
 function OpenAPI.validate_property(::Type{ EventModel }, name::Symbol, val)
 
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "EventModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "EventModel", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("timestamp")
+        OpenAPI.validate_param(name, "EventModel", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "EventModel", :minimum, val, -9223372036854775808, false)
+    end
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "EventModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "EventModel", :minimum, val, -2147483648, false)
+    end
 end

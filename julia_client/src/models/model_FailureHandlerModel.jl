@@ -48,7 +48,15 @@ end
 
 function OpenAPI.validate_property(::Type{ FailureHandlerModel }, name::Symbol, val)
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "FailureHandlerModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "FailureHandlerModel", :minimum, val, -2147483648, false)
+    end
 
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "FailureHandlerModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "FailureHandlerModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -52,6 +52,10 @@ end
 
 function OpenAPI.validate_property(::Type{ FileModel }, name::Symbol, val)
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "FileModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "FileModel", :minimum, val, -2147483648, false)
+    end
 
     if name === Symbol("name")
         OpenAPI.validate_param(name, "FileModel", :minLength, val, 1)
@@ -59,4 +63,8 @@ function OpenAPI.validate_property(::Type{ FileModel }, name::Symbol, val)
 
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "FileModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "FileModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -16,8 +16,8 @@
     - max_num_nodes::Int64
     - max_runtime::String
     - memory_gb::Float64
-    - num_cpus::Int64
-    - num_gpus::Int64
+    - num_cpus::Int64 : Sum over the ready jobs
+    - num_gpus::Int64 : Sum over the ready jobs
     - num_jobs::Int64
 """
 Base.@kwdef mutable struct GetReadyJobRequirementsResponse <: OpenAPI.APIModel
@@ -59,9 +59,25 @@ end
 
 function OpenAPI.validate_property(::Type{ GetReadyJobRequirementsResponse }, name::Symbol, val)
 
+    if name === Symbol("max_num_nodes")
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :minimum, val, -2147483648, false)
+    end
 
 
 
+    if name === Symbol("num_cpus")
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :minimum, val, -9223372036854775808, false)
+    end
 
+    if name === Symbol("num_gpus")
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :minimum, val, -9223372036854775808, false)
+    end
 
+    if name === Symbol("num_jobs")
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "GetReadyJobRequirementsResponse", :minimum, val, -2147483648, false)
+    end
 end

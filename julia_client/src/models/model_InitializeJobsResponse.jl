@@ -44,6 +44,18 @@ end
 
 function OpenAPI.validate_property(::Type{ InitializeJobsResponse }, name::Symbol, val)
 
+    if name === Symbol("num_canceled")
+        OpenAPI.validate_param(name, "InitializeJobsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "InitializeJobsResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("num_ready")
+        OpenAPI.validate_param(name, "InitializeJobsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "InitializeJobsResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "InitializeJobsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "InitializeJobsResponse", :minimum, val, -2147483648, false)
+    end
 end

@@ -54,8 +54,20 @@ end
 
 function OpenAPI.validate_property(::Type{ JobDependencyModel }, name::Symbol, val)
 
+    if name === Symbol("depends_on_job_id")
+        OpenAPI.validate_param(name, "JobDependencyModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobDependencyModel", :minimum, val, -2147483648, false)
+    end
 
 
+    if name === Symbol("job_id")
+        OpenAPI.validate_param(name, "JobDependencyModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobDependencyModel", :minimum, val, -2147483648, false)
+    end
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "JobDependencyModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobDependencyModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -65,11 +65,27 @@ end
 
 function OpenAPI.validate_property(::Type{ JobFileRelationshipModel }, name::Symbol, val)
 
+    if name === Symbol("consumer_job_id")
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :minimum, val, -2147483648, false)
+    end
+
+
+    if name === Symbol("file_id")
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :minimum, val, -2147483648, false)
+    end
 
 
 
+    if name === Symbol("producer_job_id")
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :minimum, val, -2147483648, false)
+    end
 
 
-
-
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobFileRelationshipModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -101,13 +101,22 @@ end
 function OpenAPI.validate_property(::Type{ JobModel }, name::Symbol, val)
 
     if name === Symbol("attempt_id")
+        OpenAPI.validate_param(name, "JobModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "JobModel", :minimum, val, 1, false)
     end
 
 
 
 
+    if name === Symbol("failure_handler_id")
+        OpenAPI.validate_param(name, "JobModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobModel", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "JobModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobModel", :minimum, val, -2147483648, false)
+    end
 
 
 
@@ -118,7 +127,15 @@ function OpenAPI.validate_property(::Type{ JobModel }, name::Symbol, val)
 
 
 
+    if name === Symbol("resource_requirements_id")
+        OpenAPI.validate_param(name, "JobModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobModel", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("scheduler_id")
+        OpenAPI.validate_param(name, "JobModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobModel", :minimum, val, -2147483648, false)
+    end
 
     if name === Symbol("status")
         OpenAPI.validate_param(name, "JobModel", :enum, val, ["uninitialized", "blocked", "ready", "pending", "running", "completed", "failed", "canceled", "terminated", "disabled", "pending_failed"])
@@ -126,4 +143,8 @@ function OpenAPI.validate_property(::Type{ JobModel }, name::Symbol, val)
 
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "JobModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -60,10 +60,26 @@ end
 
 function OpenAPI.validate_property(::Type{ JobUserDataRelationshipModel }, name::Symbol, val)
 
+    if name === Symbol("consumer_job_id")
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :minimum, val, -2147483648, false)
+    end
 
 
+    if name === Symbol("producer_job_id")
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :minimum, val, -2147483648, false)
+    end
 
 
+    if name === Symbol("user_data_id")
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :minimum, val, -2147483648, false)
+    end
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "JobUserDataRelationshipModel", :minimum, val, -2147483648, false)
+    end
 end

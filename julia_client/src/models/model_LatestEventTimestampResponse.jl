@@ -34,4 +34,8 @@ end
 
 function OpenAPI.validate_property(::Type{ LatestEventTimestampResponse }, name::Symbol, val)
 
+    if name === Symbol("timestamp")
+        OpenAPI.validate_param(name, "LatestEventTimestampResponse", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "LatestEventTimestampResponse", :minimum, val, -9223372036854775808, false)
+    end
 end

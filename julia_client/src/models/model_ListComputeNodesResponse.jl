@@ -59,9 +59,25 @@ end
 
 function OpenAPI.validate_property(::Type{ ListComputeNodesResponse }, name::Symbol, val)
 
+    if name === Symbol("count")
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :minimum, val, -2147483648, false)
+    end
 
 
 
+    if name === Symbol("max_limit")
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("offset")
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("total_count")
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListComputeNodesResponse", :minimum, val, -2147483648, false)
+    end
 end

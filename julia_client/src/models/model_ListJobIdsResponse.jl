@@ -39,5 +39,9 @@ end
 
 function OpenAPI.validate_property(::Type{ ListJobIdsResponse }, name::Symbol, val)
 
+    if name === Symbol("count")
+        OpenAPI.validate_param(name, "ListJobIdsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListJobIdsResponse", :minimum, val, -2147483648, false)
+    end
 
 end

@@ -56,6 +56,18 @@ function OpenAPI.validate_property(::Type{ ListUserGroupMembershipsResponse }, n
 
 
 
+    if name === Symbol("limit")
+        OpenAPI.validate_param(name, "ListUserGroupMembershipsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListUserGroupMembershipsResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("offset")
+        OpenAPI.validate_param(name, "ListUserGroupMembershipsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListUserGroupMembershipsResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("total_count")
+        OpenAPI.validate_param(name, "ListUserGroupMembershipsResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ListUserGroupMembershipsResponse", :minimum, val, -2147483648, false)
+    end
 end

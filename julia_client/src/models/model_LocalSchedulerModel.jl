@@ -50,11 +50,20 @@ end
 
 function OpenAPI.validate_property(::Type{ LocalSchedulerModel }, name::Symbol, val)
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "LocalSchedulerModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "LocalSchedulerModel", :minimum, val, -2147483648, false)
+    end
 
 
 
     if name === Symbol("num_cpus")
+        OpenAPI.validate_param(name, "LocalSchedulerModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "LocalSchedulerModel", :minimum, val, 1, false)
     end
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "LocalSchedulerModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "LocalSchedulerModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -50,5 +50,13 @@ function OpenAPI.validate_property(::Type{ ResetJobStatusResponse }, name::Symbo
 
 
 
+    if name === Symbol("updated_count")
+        OpenAPI.validate_param(name, "ResetJobStatusResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResetJobStatusResponse", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "ResetJobStatusResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResetJobStatusResponse", :minimum, val, -2147483648, false)
+    end
 end

@@ -40,4 +40,8 @@ end
 function OpenAPI.validate_property(::Type{ ResetWorkflowStatusResponse }, name::Symbol, val)
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "ResetWorkflowStatusResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResetWorkflowStatusResponse", :minimum, val, -2147483648, false)
+    end
 end

@@ -63,6 +63,10 @@ end
 
 function OpenAPI.validate_property(::Type{ ResourceRequirementsModel }, name::Symbol, val)
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "ResourceRequirementsModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResourceRequirementsModel", :minimum, val, -2147483648, false)
+    end
 
 
     if name === Symbol("name")
@@ -70,16 +74,23 @@ function OpenAPI.validate_property(::Type{ ResourceRequirementsModel }, name::Sy
     end
 
     if name === Symbol("num_cpus")
+        OpenAPI.validate_param(name, "ResourceRequirementsModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ResourceRequirementsModel", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_gpus")
+        OpenAPI.validate_param(name, "ResourceRequirementsModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ResourceRequirementsModel", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_nodes")
+        OpenAPI.validate_param(name, "ResourceRequirementsModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ResourceRequirementsModel", :minimum, val, 1, false)
     end
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "ResourceRequirementsModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResourceRequirementsModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -98,24 +98,50 @@ end
 function OpenAPI.validate_property(::Type{ ResultModel }, name::Symbol, val)
 
     if name === Symbol("attempt_id")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ResultModel", :minimum, val, 1, false)
     end
 
 
+    if name === Symbol("avg_memory_bytes")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "ResultModel", :minimum, val, -9223372036854775808, false)
+    end
 
 
+    if name === Symbol("compute_node_id")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResultModel", :minimum, val, -2147483648, false)
+    end
 
     if name === Symbol("exec_time_minutes")
         OpenAPI.validate_param(name, "ResultModel", :minimum, val, 0.0, false)
     end
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResultModel", :minimum, val, -2147483648, false)
+    end
+
+    if name === Symbol("job_id")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResultModel", :minimum, val, -2147483648, false)
+    end
 
 
 
+    if name === Symbol("peak_memory_bytes")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "ResultModel", :minimum, val, -9223372036854775808, false)
+    end
 
-
+    if name === Symbol("return_code")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "ResultModel", :minimum, val, -9223372036854775808, false)
+    end
 
     if name === Symbol("run_id")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ResultModel", :minimum, val, 1, false)
     end
 
@@ -124,4 +150,8 @@ function OpenAPI.validate_property(::Type{ ResultModel }, name::Symbol, val)
     end
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "ResultModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ResultModel", :minimum, val, -2147483648, false)
+    end
 end

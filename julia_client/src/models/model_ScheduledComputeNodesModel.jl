@@ -58,9 +58,25 @@ end
 
 function OpenAPI.validate_property(::Type{ ScheduledComputeNodesModel }, name::Symbol, val)
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :minimum, val, -2147483648, false)
+    end
+
+    if name === Symbol("scheduler_config_id")
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :minimum, val, -2147483648, false)
+    end
+
+    if name === Symbol("scheduler_id")
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :maximum, val, 9223372036854775807, false)
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :minimum, val, -9223372036854775808, false)
+    end
 
 
 
-
-
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "ScheduledComputeNodesModel", :minimum, val, -2147483648, false)
+    end
 end

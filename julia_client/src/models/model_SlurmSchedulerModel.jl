@@ -88,14 +88,20 @@ function OpenAPI.validate_property(::Type{ SlurmSchedulerModel }, name::Symbol, 
 
 
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "SlurmSchedulerModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "SlurmSchedulerModel", :minimum, val, -2147483648, false)
+    end
 
 
 
     if name === Symbol("nodes")
+        OpenAPI.validate_param(name, "SlurmSchedulerModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SlurmSchedulerModel", :minimum, val, 1, false)
     end
 
     if name === Symbol("ntasks_per_node")
+        OpenAPI.validate_param(name, "SlurmSchedulerModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SlurmSchedulerModel", :minimum, val, 1, false)
     end
 
@@ -103,4 +109,8 @@ function OpenAPI.validate_property(::Type{ SlurmSchedulerModel }, name::Symbol, 
 
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "SlurmSchedulerModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "SlurmSchedulerModel", :minimum, val, -2147483648, false)
+    end
 end

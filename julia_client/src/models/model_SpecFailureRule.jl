@@ -48,6 +48,7 @@ function OpenAPI.validate_property(::Type{ SpecFailureRule }, name::Symbol, val)
 
 
     if name === Symbol("max_retries")
+        OpenAPI.validate_param(name, "SpecFailureRule", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SpecFailureRule", :minimum, val, 0, false)
     end
 

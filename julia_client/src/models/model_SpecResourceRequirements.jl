@@ -60,14 +60,17 @@ function OpenAPI.validate_property(::Type{ SpecResourceRequirements }, name::Sym
     end
 
     if name === Symbol("num_cpus")
+        OpenAPI.validate_param(name, "SpecResourceRequirements", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SpecResourceRequirements", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_gpus")
+        OpenAPI.validate_param(name, "SpecResourceRequirements", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SpecResourceRequirements", :minimum, val, 0, false)
     end
 
     if name === Symbol("num_nodes")
+        OpenAPI.validate_param(name, "SpecResourceRequirements", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SpecResourceRequirements", :minimum, val, 1, false)
     end
 

@@ -84,9 +84,14 @@ function OpenAPI.validate_property(::Type{ SpecSlurmScheduler }, name::Symbol, v
     end
 
     if name === Symbol("nodes")
+        OpenAPI.validate_param(name, "SpecSlurmScheduler", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SpecSlurmScheduler", :minimum, val, 1, false)
     end
 
+    if name === Symbol("ntasks_per_node")
+        OpenAPI.validate_param(name, "SpecSlurmScheduler", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "SpecSlurmScheduler", :minimum, val, -2147483648, false)
+    end
 
 
 

@@ -52,10 +52,18 @@ end
 function OpenAPI.validate_property(::Type{ UserDataModel }, name::Symbol, val)
 
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "UserDataModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "UserDataModel", :minimum, val, -2147483648, false)
+    end
 
 
     if name === Symbol("name")
         OpenAPI.validate_param(name, "UserDataModel", :minLength, val, 1)
     end
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "UserDataModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "UserDataModel", :minimum, val, -2147483648, false)
+    end
 end

@@ -52,7 +52,15 @@ end
 function OpenAPI.validate_property(::Type{ UserGroupMembershipModel }, name::Symbol, val)
 
 
+    if name === Symbol("group_id")
+        OpenAPI.validate_param(name, "UserGroupMembershipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "UserGroupMembershipModel", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "UserGroupMembershipModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "UserGroupMembershipModel", :minimum, val, -2147483648, false)
+    end
 
     if name === Symbol("role")
         OpenAPI.validate_param(name, "UserGroupMembershipModel", :enum, val, ["member", "admin"])

@@ -44,5 +44,13 @@ end
 function OpenAPI.validate_property(::Type{ WorkflowAccessGroupModel }, name::Symbol, val)
 
 
+    if name === Symbol("group_id")
+        OpenAPI.validate_param(name, "WorkflowAccessGroupModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowAccessGroupModel", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "WorkflowAccessGroupModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowAccessGroupModel", :minimum, val, -2147483648, false)
+    end
 end

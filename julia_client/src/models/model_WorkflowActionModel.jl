@@ -81,7 +81,15 @@ function OpenAPI.validate_property(::Type{ WorkflowActionModel }, name::Symbol, 
 
 
 
+    if name === Symbol("executed_by")
+        OpenAPI.validate_param(name, "WorkflowActionModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowActionModel", :minimum, val, -2147483648, false)
+    end
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "WorkflowActionModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowActionModel", :minimum, val, -2147483648, false)
+    end
 
 
 
@@ -90,4 +98,8 @@ function OpenAPI.validate_property(::Type{ WorkflowActionModel }, name::Symbol, 
     end
 
 
+    if name === Symbol("workflow_id")
+        OpenAPI.validate_param(name, "WorkflowActionModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowActionModel", :minimum, val, -2147483648, false)
+    end
 end

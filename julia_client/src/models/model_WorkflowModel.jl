@@ -100,23 +100,31 @@ end
 function OpenAPI.validate_property(::Type{ WorkflowModel }, name::Symbol, val)
 
     if name === Symbol("compute_node_expiration_buffer_seconds")
+        OpenAPI.validate_param(name, "WorkflowModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "WorkflowModel", :minimum, val, 0, false)
     end
 
 
     if name === Symbol("compute_node_min_time_for_new_jobs_seconds")
+        OpenAPI.validate_param(name, "WorkflowModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "WorkflowModel", :minimum, val, 0, false)
     end
 
     if name === Symbol("compute_node_wait_for_healthy_database_minutes")
+        OpenAPI.validate_param(name, "WorkflowModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "WorkflowModel", :minimum, val, 0, false)
     end
 
     if name === Symbol("compute_node_wait_for_new_jobs_seconds")
+        OpenAPI.validate_param(name, "WorkflowModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "WorkflowModel", :minimum, val, 0, false)
     end
 
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "WorkflowModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowModel", :minimum, val, -2147483648, false)
+    end
 
     if name === Symbol("jobs_sort_method")
         OpenAPI.validate_param(name, "WorkflowModel", :enum, val, ["gpus_runtime_memory", "gpus_memory_runtime", "none"])
@@ -131,6 +139,10 @@ function OpenAPI.validate_property(::Type{ WorkflowModel }, name::Symbol, val)
 
 
 
+    if name === Symbol("status_id")
+        OpenAPI.validate_param(name, "WorkflowModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowModel", :minimum, val, -2147483648, false)
+    end
 
 
 

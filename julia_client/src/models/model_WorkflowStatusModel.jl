@@ -52,10 +52,15 @@ end
 function OpenAPI.validate_property(::Type{ WorkflowStatusModel }, name::Symbol, val)
 
 
+    if name === Symbol("id")
+        OpenAPI.validate_param(name, "WorkflowStatusModel", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "WorkflowStatusModel", :minimum, val, -2147483648, false)
+    end
 
 
 
     if name === Symbol("run_id")
+        OpenAPI.validate_param(name, "WorkflowStatusModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "WorkflowStatusModel", :minimum, val, 1, false)
     end
 end

@@ -137,6 +137,7 @@ def delete_access_group(id):
 @blp.doc(operationId="add_user_to_group", summary="Add a user to an access group.")
 def add_user_to_group(data, id):
     data.pop("id", None)
+    data.pop("created_at", None)  # set by the server
     if data["group_id"] != id:
         unprocessable(f"differs from the path's group {id}", "group_id")
     with write_transaction():

@@ -7,7 +7,7 @@ from marshmallow import fields
 
 from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
-from torc.api.fields import JsonObjectText
+from torc.api.fields import Int64, JsonObjectText
 from torc.db.models import Event
 from torc.engine.events import now_ms
 
@@ -17,13 +17,13 @@ blp = Blueprint("events", __name__, url_prefix=BASE_PATH, description="Workflow 
 class EventModel(ApiSchema):
     id = fields.Integer()
     workflow_id = fields.Integer(required=True)
-    timestamp = fields.Integer(metadata={"description": "Milliseconds since the epoch; the server's clock when omitted"})
+    timestamp = Int64(metadata={"description": "Milliseconds since the epoch; the server's clock when omitted"})
     data = JsonObjectText(required=True, metadata={"description": "Event data; data.category is filterable"})
 
 
 class ListEventsArgs(WorkflowListArgs):
     category = fields.String()
-    after_timestamp = fields.Integer(metadata={"description": "Only events strictly after this time (ms)"})
+    after_timestamp = Int64(metadata={"description": "Only events strictly after this time (ms)"})
 
 
 def _prepare(data: dict, existing) -> None:

@@ -11,6 +11,7 @@ from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema
 from torc.api.errors import unprocessable
+from torc.api.fields import Int64
 from torc.api.resources.jobs import JobModel, attach_relationships
 from torc.api.resources.jobs import blp as jobs_blp
 from torc.api.resources.results import ResultModel
@@ -22,6 +23,8 @@ from torc.engine import claims, lifecycle, queries, transitions
 from torc.status import JobStatus
 
 MAX_CLAIM_LIMIT = 10_000
+#: 8 EiB: the offered memory is compared in bytes with a 64-bit column.
+MAX_MEMORY_GB = 2**33 - 1
 WAIT_DOC = {
     "description": f"Long poll: when nothing can be claimed, wait up to this many seconds (max {claims.MAX_WAIT_SECONDS:g}) "
     "for work, returning as soon as jobs are claimed or the workflow completes or is canceled."
@@ -73,8 +76,8 @@ class ProcessChangedJobInputsResponse(ApiSchema):
 
 class GetReadyJobRequirementsResponse(ApiSchema):
     num_jobs = fields.Integer(required=True)
-    num_cpus = fields.Integer(required=True)
-    num_gpus = fields.Integer(required=True)
+    num_cpus = Int64(required=True, metadata={"description": "Sum over the ready jobs"})
+    num_gpus = Int64(required=True, metadata={"description": "Sum over the ready jobs"})
     memory_gb = fields.Float(required=True)
     max_num_nodes = fields.Integer(required=True)
     max_runtime = fields.String(required=True)
@@ -90,7 +93,7 @@ class ResetJobStatusResponse(ApiSchema):
 class ComputeNodesResources(ApiSchema):
     id = fields.Integer(allow_none=True)
     num_cpus = fields.Integer(required=True, validate=validate.Range(min=0))
-    memory_gb = fields.Float(required=True, validate=validate.Range(min=0))
+    memory_gb = fields.Float(required=True, validate=validate.Range(min=0, max=MAX_MEMORY_GB))
     num_gpus = fields.Integer(required=True, validate=validate.Range(min=0))
     num_nodes = fields.Integer(required=True, validate=validate.Range(min=0))
     time_limit = fields.String(allow_none=True, metadata={"description": "Remaining walltime, ISO-8601 (e.g. PT55M)"})

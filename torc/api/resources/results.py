@@ -5,7 +5,7 @@ from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
-from torc.api.fields import JobStatusField
+from torc.api.fields import Int64, JobStatusField
 from torc.db.models import Job, Result, WorkflowResult
 
 blp = Blueprint("results", __name__, url_prefix=BASE_PATH, description="Results of job runs")
@@ -18,12 +18,12 @@ class ResultModel(ApiSchema):
     run_id = fields.Integer(required=True, validate=validate.Range(min=1))
     attempt_id = fields.Integer(validate=validate.Range(min=1), metadata={"doc_default": 1})
     compute_node_id = fields.Integer(required=True)
-    return_code = fields.Integer(required=True)
+    return_code = Int64(required=True)
     exec_time_minutes = fields.Float(required=True, validate=validate.Range(min=0))
     completion_time = fields.String(required=True)
     status = JobStatusField(required=True)
-    peak_memory_bytes = fields.Integer(allow_none=True)
-    avg_memory_bytes = fields.Integer(allow_none=True)
+    peak_memory_bytes = Int64(allow_none=True)
+    avg_memory_bytes = Int64(allow_none=True)
     peak_cpu_percent = fields.Float(allow_none=True)
     avg_cpu_percent = fields.Float(allow_none=True)
     message = fields.String(allow_none=True, metadata={"description": "Why the job ended this way (e.g. a missing output file, a lost worker)"})
@@ -32,7 +32,7 @@ class ResultModel(ApiSchema):
 class ListResultsArgs(WorkflowListArgs):
     job_id = fields.Integer()
     run_id = fields.Integer()
-    return_code = fields.Integer()
+    return_code = Int64()
     status = JobStatusField()
     all_runs = fields.Boolean(load_default=False, metadata={"description": "false: only each job's latest result"})
     compute_node_id = fields.Integer()

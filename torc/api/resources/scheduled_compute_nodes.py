@@ -1,11 +1,11 @@
 """Scheduled compute nodes: allocations requested from a scheduler (pending → active → complete)."""
 
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
-from torc.api.errors import unprocessable
+from torc.api.fields import Int64
 from torc.db.models import ScheduledComputeNode
 
 blp = Blueprint("scheduled_compute_nodes", __name__, url_prefix=BASE_PATH, description="Allocations requested from schedulers")
@@ -14,22 +14,23 @@ blp = Blueprint("scheduled_compute_nodes", __name__, url_prefix=BASE_PATH, descr
 class ScheduledComputeNodesModel(ApiSchema):
     id = fields.Integer()
     workflow_id = fields.Integer(required=True)
-    scheduler_id = fields.Integer(required=True, metadata={"description": "The scheduler's job id, e.g. the Slurm job id"})
+    scheduler_id = Int64(required=True, metadata={"description": "The scheduler's job id, e.g. the Slurm job id"})
     scheduler_config_id = fields.Integer(required=True)
     scheduler_type = fields.String(required=True)
     status = fields.String(required=True, metadata={"description": "pending, active or complete"})
 
 
 class ListScheduledComputeNodesArgs(WorkflowListArgs):
-    scheduler_id = fields.String()
+    scheduler_id = fields.String(
+        validate=validate.Regexp(r"^[0-9]{1,18}$", error="must be a scheduler job id (digits)"),
+        metadata={"description": "The scheduler's job id, as digits"},
+    )
     scheduler_config_id = fields.Integer()
     status = fields.String()
 
 
 def _filters(query, args):
     if "scheduler_id" in args:
-        if not args["scheduler_id"].isdigit():
-            unprocessable("must be a scheduler job id (digits)", "scheduler_id")
         query = query.where(ScheduledComputeNode.scheduler_id == int(args["scheduler_id"]))
     for name in ("scheduler_config_id", "status"):
         if name in args:

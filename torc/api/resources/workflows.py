@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from torc.api.base import BASE_PATH, ApiSchema, ListArgs, envelope, paginate
 from torc.api.crud import workflow_or_404
 from torc.api.errors import unprocessable
-from torc.api.fields import validate_json_text
+from torc.api.fields import Int64, validate_json_text
 from torc.db.connection import write_transaction
 from torc.db.models import Event, Workflow, WorkflowStatus
 from torc.engine.creation import create_workflow_row
@@ -57,7 +57,7 @@ class IsUninitializedResponse(ApiSchema):
 
 
 class LatestEventTimestampResponse(ApiSchema):
-    timestamp = fields.Integer(allow_none=True, required=True, metadata={"description": "Milliseconds since the epoch, null without events"})
+    timestamp = Int64(allow_none=True, required=True, metadata={"description": "Milliseconds since the epoch, null without events"})
 
 
 def attach_status(workflows) -> None:

@@ -46,7 +46,7 @@ class AccessControlApi:
     @validate_call
     def add_user_to_group(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_group_membership_model: UserGroupMembershipModel,
         _request_timeout: Union[
             None,
@@ -120,7 +120,7 @@ class AccessControlApi:
     @validate_call
     def add_user_to_group_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_group_membership_model: UserGroupMembershipModel,
         _request_timeout: Union[
             None,
@@ -194,7 +194,7 @@ class AccessControlApi:
     @validate_call
     def add_user_to_group_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_group_membership_model: UserGroupMembershipModel,
         _request_timeout: Union[
             None,
@@ -343,7 +343,7 @@ class AccessControlApi:
     @validate_call
     def add_workflow_to_group(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_access_group_model: WorkflowAccessGroupModel,
         _request_timeout: Union[
             None,
@@ -417,7 +417,7 @@ class AccessControlApi:
     @validate_call
     def add_workflow_to_group_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_access_group_model: WorkflowAccessGroupModel,
         _request_timeout: Union[
             None,
@@ -491,7 +491,7 @@ class AccessControlApi:
     @validate_call
     def add_workflow_to_group_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_access_group_model: WorkflowAccessGroupModel,
         _request_timeout: Union[
             None,
@@ -640,7 +640,7 @@ class AccessControlApi:
     @validate_call
     def check_workflow_access(
         self,
-        workflow_id: Annotated[int, Field(strict=True, ge=0)],
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -712,7 +712,7 @@ class AccessControlApi:
     @validate_call
     def check_workflow_access_with_http_info(
         self,
-        workflow_id: Annotated[int, Field(strict=True, ge=0)],
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -784,7 +784,7 @@ class AccessControlApi:
     @validate_call
     def check_workflow_access_without_preload_content(
         self,
-        workflow_id: Annotated[int, Field(strict=True, ge=0)],
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -1197,7 +1197,7 @@ class AccessControlApi:
     @validate_call
     def delete_access_group(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1265,7 +1265,7 @@ class AccessControlApi:
     @validate_call
     def delete_access_group_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1333,7 +1333,7 @@ class AccessControlApi:
     @validate_call
     def delete_access_group_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1460,7 +1460,7 @@ class AccessControlApi:
     @validate_call
     def get_access_group(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1528,7 +1528,7 @@ class AccessControlApi:
     @validate_call
     def get_access_group_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1596,7 +1596,7 @@ class AccessControlApi:
     @validate_call
     def get_access_group_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1723,7 +1723,7 @@ class AccessControlApi:
     @validate_call
     def list_access_groups(
         self,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -1803,7 +1803,7 @@ class AccessControlApi:
     @validate_call
     def list_access_groups_with_http_info(
         self,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -1883,7 +1883,7 @@ class AccessControlApi:
     @validate_call
     def list_access_groups_without_preload_content(
         self,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -2039,8 +2039,8 @@ class AccessControlApi:
     @validate_call
     def list_group_members(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -2124,8 +2124,8 @@ class AccessControlApi:
     @validate_call
     def list_group_members_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -2209,8 +2209,8 @@ class AccessControlApi:
     @validate_call
     def list_group_members_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -2374,7 +2374,7 @@ class AccessControlApi:
     def list_user_groups(
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -2458,7 +2458,7 @@ class AccessControlApi:
     def list_user_groups_with_http_info(
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -2542,7 +2542,7 @@ class AccessControlApi:
     def list_user_groups_without_preload_content(
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
@@ -2704,7 +2704,7 @@ class AccessControlApi:
     @validate_call
     def list_workflow_groups(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2772,7 +2772,7 @@ class AccessControlApi:
     @validate_call
     def list_workflow_groups_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2840,7 +2840,7 @@ class AccessControlApi:
     @validate_call
     def list_workflow_groups_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2967,7 +2967,7 @@ class AccessControlApi:
     @validate_call
     def remove_user_from_group(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -3039,7 +3039,7 @@ class AccessControlApi:
     @validate_call
     def remove_user_from_group_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -3111,7 +3111,7 @@ class AccessControlApi:
     @validate_call
     def remove_user_from_group_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -3245,8 +3245,8 @@ class AccessControlApi:
     @validate_call
     def remove_workflow_from_group(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        group_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        group_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3317,8 +3317,8 @@ class AccessControlApi:
     @validate_call
     def remove_workflow_from_group_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        group_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        group_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3389,8 +3389,8 @@ class AccessControlApi:
     @validate_call
     def remove_workflow_from_group_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        group_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        group_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],

@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 from typing import Optional, Union
 from typing_extensions import Annotated
 from torc.openapi_client.models.compute_node_model import ComputeNodeModel
@@ -319,7 +319,7 @@ class ComputeNodesApi:
     @validate_call
     def delete_compute_node(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -387,7 +387,7 @@ class ComputeNodesApi:
     @validate_call
     def delete_compute_node_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -455,7 +455,7 @@ class ComputeNodesApi:
     @validate_call
     def delete_compute_node_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -582,7 +582,7 @@ class ComputeNodesApi:
     @validate_call
     def delete_compute_nodes(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -650,7 +650,7 @@ class ComputeNodesApi:
     @validate_call
     def delete_compute_nodes_with_http_info(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -718,7 +718,7 @@ class ComputeNodesApi:
     @validate_call
     def delete_compute_nodes_without_preload_content(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -847,7 +847,7 @@ class ComputeNodesApi:
     @validate_call
     def get_compute_node(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -915,7 +915,7 @@ class ComputeNodesApi:
     @validate_call
     def get_compute_node_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -983,7 +983,7 @@ class ComputeNodesApi:
     @validate_call
     def get_compute_node_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1110,7 +1110,7 @@ class ComputeNodesApi:
     @validate_call
     def heartbeat_compute_node(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         lease_seconds: Annotated[Optional[Union[Annotated[float, Field(le=86400.0, strict=True, ge=1.0)], Annotated[int, Field(le=86400, strict=True, ge=1)]]], Field(description="The worker is declared lost if no heartbeat arrives within this many seconds")] = None,
         _request_timeout: Union[
             None,
@@ -1184,7 +1184,7 @@ class ComputeNodesApi:
     @validate_call
     def heartbeat_compute_node_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         lease_seconds: Annotated[Optional[Union[Annotated[float, Field(le=86400.0, strict=True, ge=1.0)], Annotated[int, Field(le=86400, strict=True, ge=1)]]], Field(description="The worker is declared lost if no heartbeat arrives within this many seconds")] = None,
         _request_timeout: Union[
             None,
@@ -1258,7 +1258,7 @@ class ComputeNodesApi:
     @validate_call
     def heartbeat_compute_node_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         lease_seconds: Annotated[Optional[Union[Annotated[float, Field(le=86400.0, strict=True, ge=1.0)], Annotated[int, Field(le=86400, strict=True, ge=1)]]], Field(description="The worker is declared lost if no heartbeat arrives within this many seconds")] = None,
         _request_timeout: Union[
             None,
@@ -1396,14 +1396,14 @@ class ComputeNodesApi:
     @validate_call
     def list_compute_nodes(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         hostname: Optional[StrictStr] = None,
         is_active: Optional[StrictBool] = None,
-        scheduled_compute_node_id: Optional[StrictInt] = None,
+        scheduled_compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1492,14 +1492,14 @@ class ComputeNodesApi:
     @validate_call
     def list_compute_nodes_with_http_info(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         hostname: Optional[StrictStr] = None,
         is_active: Optional[StrictBool] = None,
-        scheduled_compute_node_id: Optional[StrictInt] = None,
+        scheduled_compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1588,14 +1588,14 @@ class ComputeNodesApi:
     @validate_call
     def list_compute_nodes_without_preload_content(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         hostname: Optional[StrictStr] = None,
         is_active: Optional[StrictBool] = None,
-        scheduled_compute_node_id: Optional[StrictInt] = None,
+        scheduled_compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1780,7 +1780,7 @@ class ComputeNodesApi:
     @validate_call
     def update_compute_node(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_node_model: ComputeNodeModel,
         _request_timeout: Union[
             None,
@@ -1853,7 +1853,7 @@ class ComputeNodesApi:
     @validate_call
     def update_compute_node_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_node_model: ComputeNodeModel,
         _request_timeout: Union[
             None,
@@ -1926,7 +1926,7 @@ class ComputeNodesApi:
     @validate_call
     def update_compute_node_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_node_model: ComputeNodeModel,
         _request_timeout: Union[
             None,

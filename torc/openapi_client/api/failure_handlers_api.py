@@ -318,7 +318,7 @@ class FailureHandlersApi:
     @validate_call
     def delete_failure_handler(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -386,7 +386,7 @@ class FailureHandlersApi:
     @validate_call
     def delete_failure_handler_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -454,7 +454,7 @@ class FailureHandlersApi:
     @validate_call
     def delete_failure_handler_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -581,7 +581,7 @@ class FailureHandlersApi:
     @validate_call
     def get_failure_handler(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -649,7 +649,7 @@ class FailureHandlersApi:
     @validate_call
     def get_failure_handler_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -717,7 +717,7 @@ class FailureHandlersApi:
     @validate_call
     def get_failure_handler_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -844,9 +844,9 @@ class FailureHandlersApi:
     @validate_call
     def list_failure_handlers(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -921,9 +921,9 @@ class FailureHandlersApi:
     @validate_call
     def list_failure_handlers_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -998,9 +998,9 @@ class FailureHandlersApi:
     @validate_call
     def list_failure_handlers_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],

@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictBool, StrictStr, field_validator
 from typing import Optional
 from typing_extensions import Annotated
 from torc.openapi_client.models.create_jobs_response import CreateJobsResponse
@@ -46,9 +46,9 @@ class JobsApi:
     @validate_call
     def complete_job(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         status: Annotated[str, Field(min_length=1, strict=True)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         result_model: ResultModel,
         _request_timeout: Union[
             None,
@@ -128,9 +128,9 @@ class JobsApi:
     @validate_call
     def complete_job_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         status: Annotated[str, Field(min_length=1, strict=True)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         result_model: ResultModel,
         _request_timeout: Union[
             None,
@@ -210,9 +210,9 @@ class JobsApi:
     @validate_call
     def complete_job_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         status: Annotated[str, Field(min_length=1, strict=True)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         result_model: ResultModel,
         _request_timeout: Union[
             None,
@@ -925,7 +925,7 @@ class JobsApi:
     @validate_call
     def delete_job(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -993,7 +993,7 @@ class JobsApi:
     @validate_call
     def delete_job_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1061,7 +1061,7 @@ class JobsApi:
     @validate_call
     def delete_job_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1188,7 +1188,7 @@ class JobsApi:
     @validate_call
     def delete_jobs(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1256,7 +1256,7 @@ class JobsApi:
     @validate_call
     def delete_jobs_with_http_info(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1324,7 +1324,7 @@ class JobsApi:
     @validate_call
     def delete_jobs_without_preload_content(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1453,7 +1453,7 @@ class JobsApi:
     @validate_call
     def get_job(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1521,7 +1521,7 @@ class JobsApi:
     @validate_call
     def get_job_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1589,7 +1589,7 @@ class JobsApi:
     @validate_call
     def get_job_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1716,16 +1716,16 @@ class JobsApi:
     @validate_call
     def list_jobs(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         status: Optional[StrictStr] = None,
-        needs_file_id: Annotated[Optional[StrictInt], Field(description="Only jobs that read this file")] = None,
-        upstream_job_id: Annotated[Optional[StrictInt], Field(description="Only jobs that wait for this job")] = None,
+        needs_file_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only jobs that read this file")] = None,
+        upstream_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only jobs that wait for this job")] = None,
         include_relationships: Optional[StrictBool] = None,
-        active_compute_node_id: Optional[StrictInt] = None,
+        active_compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1820,16 +1820,16 @@ class JobsApi:
     @validate_call
     def list_jobs_with_http_info(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         status: Optional[StrictStr] = None,
-        needs_file_id: Annotated[Optional[StrictInt], Field(description="Only jobs that read this file")] = None,
-        upstream_job_id: Annotated[Optional[StrictInt], Field(description="Only jobs that wait for this job")] = None,
+        needs_file_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only jobs that read this file")] = None,
+        upstream_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only jobs that wait for this job")] = None,
         include_relationships: Optional[StrictBool] = None,
-        active_compute_node_id: Optional[StrictInt] = None,
+        active_compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1924,16 +1924,16 @@ class JobsApi:
     @validate_call
     def list_jobs_without_preload_content(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         status: Optional[StrictStr] = None,
-        needs_file_id: Annotated[Optional[StrictInt], Field(description="Only jobs that read this file")] = None,
-        upstream_job_id: Annotated[Optional[StrictInt], Field(description="Only jobs that wait for this job")] = None,
+        needs_file_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only jobs that read this file")] = None,
+        upstream_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only jobs that wait for this job")] = None,
         include_relationships: Optional[StrictBool] = None,
-        active_compute_node_id: Optional[StrictInt] = None,
+        active_compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2134,9 +2134,9 @@ class JobsApi:
     @validate_call
     def manage_status_change(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         status: Annotated[str, Field(min_length=1, strict=True)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2211,9 +2211,9 @@ class JobsApi:
     @validate_call
     def manage_status_change_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         status: Annotated[str, Field(min_length=1, strict=True)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2288,9 +2288,9 @@ class JobsApi:
     @validate_call
     def manage_status_change_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         status: Annotated[str, Field(min_length=1, strict=True)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2430,9 +2430,9 @@ class JobsApi:
     @validate_call
     def retry_job(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
-        max_retries: Annotated[Optional[Annotated[int, Field(strict=True, ge=1)]], Field(description="Refuse when attempt_id >= max_retries")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        max_retries: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]], Field(description="Refuse when attempt_id >= max_retries")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2508,9 +2508,9 @@ class JobsApi:
     @validate_call
     def retry_job_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
-        max_retries: Annotated[Optional[Annotated[int, Field(strict=True, ge=1)]], Field(description="Refuse when attempt_id >= max_retries")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        max_retries: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]], Field(description="Refuse when attempt_id >= max_retries")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2586,9 +2586,9 @@ class JobsApi:
     @validate_call
     def retry_job_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
-        max_retries: Annotated[Optional[Annotated[int, Field(strict=True, ge=1)]], Field(description="Refuse when attempt_id >= max_retries")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        max_retries: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]], Field(description="Refuse when attempt_id >= max_retries")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2731,9 +2731,9 @@ class JobsApi:
     @validate_call
     def start_job(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
-        compute_node_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        compute_node_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2808,9 +2808,9 @@ class JobsApi:
     @validate_call
     def start_job_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
-        compute_node_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        compute_node_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2885,9 +2885,9 @@ class JobsApi:
     @validate_call
     def start_job_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        run_id: Annotated[int, Field(strict=True, ge=0)],
-        compute_node_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        run_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        compute_node_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3027,7 +3027,7 @@ class JobsApi:
     @validate_call
     def update_job(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         job_model: JobModel,
         _request_timeout: Union[
             None,
@@ -3100,7 +3100,7 @@ class JobsApi:
     @validate_call
     def update_job_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         job_model: JobModel,
         _request_timeout: Union[
             None,
@@ -3173,7 +3173,7 @@ class JobsApi:
     @validate_call
     def update_job_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         job_model: JobModel,
         _request_timeout: Union[
             None,

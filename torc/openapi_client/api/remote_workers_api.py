@@ -41,7 +41,7 @@ class RemoteWorkersApi:
     @validate_call
     def create_remote_workers(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         request_body: Annotated[List[Annotated[str, Field(strict=True)]], Field(min_length=1)],
         _request_timeout: Union[
             None,
@@ -114,7 +114,7 @@ class RemoteWorkersApi:
     @validate_call
     def create_remote_workers_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         request_body: Annotated[List[Annotated[str, Field(strict=True)]], Field(min_length=1)],
         _request_timeout: Union[
             None,
@@ -187,7 +187,7 @@ class RemoteWorkersApi:
     @validate_call
     def create_remote_workers_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         request_body: Annotated[List[Annotated[str, Field(strict=True)]], Field(min_length=1)],
         _request_timeout: Union[
             None,
@@ -336,7 +336,7 @@ class RemoteWorkersApi:
     @validate_call
     def delete_remote_worker(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         worker: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -408,7 +408,7 @@ class RemoteWorkersApi:
     @validate_call
     def delete_remote_worker_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         worker: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -480,7 +480,7 @@ class RemoteWorkersApi:
     @validate_call
     def delete_remote_worker_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         worker: Annotated[str, Field(min_length=1, strict=True)],
         _request_timeout: Union[
             None,
@@ -614,7 +614,7 @@ class RemoteWorkersApi:
     @validate_call
     def list_remote_workers(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -682,7 +682,7 @@ class RemoteWorkersApi:
     @validate_call
     def list_remote_workers_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -750,7 +750,7 @@ class RemoteWorkersApi:
     @validate_call
     def list_remote_workers_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],

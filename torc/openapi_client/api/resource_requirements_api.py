@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 from typing import Optional
 from typing_extensions import Annotated
 from torc.openapi_client.models.delete_count_response import DeleteCountResponse
@@ -319,7 +319,7 @@ class ResourceRequirementsApi:
     @validate_call
     def delete_resource_requirement(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -387,7 +387,7 @@ class ResourceRequirementsApi:
     @validate_call
     def delete_resource_requirement_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -455,7 +455,7 @@ class ResourceRequirementsApi:
     @validate_call
     def delete_resource_requirement_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -582,7 +582,7 @@ class ResourceRequirementsApi:
     @validate_call
     def delete_resource_requirements(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -650,7 +650,7 @@ class ResourceRequirementsApi:
     @validate_call
     def delete_resource_requirements_with_http_info(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -718,7 +718,7 @@ class ResourceRequirementsApi:
     @validate_call
     def delete_resource_requirements_without_preload_content(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -847,7 +847,7 @@ class ResourceRequirementsApi:
     @validate_call
     def get_resource_requirements(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -915,7 +915,7 @@ class ResourceRequirementsApi:
     @validate_call
     def get_resource_requirements_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -983,7 +983,7 @@ class ResourceRequirementsApi:
     @validate_call
     def get_resource_requirements_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1110,17 +1110,17 @@ class ResourceRequirementsApi:
     @validate_call
     def list_resource_requirements(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        job_id: Annotated[Optional[StrictInt], Field(description="Only the requirements of this job")] = None,
+        job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only the requirements of this job")] = None,
         name: Optional[StrictStr] = None,
         memory: Optional[StrictStr] = None,
-        num_cpus: Optional[StrictInt] = None,
-        num_gpus: Optional[StrictInt] = None,
-        num_nodes: Optional[StrictInt] = None,
+        num_cpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        num_gpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        num_nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         runtime: Optional[StrictStr] = None,
         _request_timeout: Union[
             None,
@@ -1222,17 +1222,17 @@ class ResourceRequirementsApi:
     @validate_call
     def list_resource_requirements_with_http_info(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        job_id: Annotated[Optional[StrictInt], Field(description="Only the requirements of this job")] = None,
+        job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only the requirements of this job")] = None,
         name: Optional[StrictStr] = None,
         memory: Optional[StrictStr] = None,
-        num_cpus: Optional[StrictInt] = None,
-        num_gpus: Optional[StrictInt] = None,
-        num_nodes: Optional[StrictInt] = None,
+        num_cpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        num_gpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        num_nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         runtime: Optional[StrictStr] = None,
         _request_timeout: Union[
             None,
@@ -1334,17 +1334,17 @@ class ResourceRequirementsApi:
     @validate_call
     def list_resource_requirements_without_preload_content(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        job_id: Annotated[Optional[StrictInt], Field(description="Only the requirements of this job")] = None,
+        job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Only the requirements of this job")] = None,
         name: Optional[StrictStr] = None,
         memory: Optional[StrictStr] = None,
-        num_cpus: Optional[StrictInt] = None,
-        num_gpus: Optional[StrictInt] = None,
-        num_nodes: Optional[StrictInt] = None,
+        num_cpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        num_gpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        num_nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         runtime: Optional[StrictStr] = None,
         _request_timeout: Union[
             None,
@@ -1562,7 +1562,7 @@ class ResourceRequirementsApi:
     @validate_call
     def update_resource_requirements(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         resource_requirements_model: ResourceRequirementsModel,
         _request_timeout: Union[
             None,
@@ -1635,7 +1635,7 @@ class ResourceRequirementsApi:
     @validate_call
     def update_resource_requirements_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         resource_requirements_model: ResourceRequirementsModel,
         _request_timeout: Union[
             None,
@@ -1708,7 +1708,7 @@ class ResourceRequirementsApi:
     @validate_call
     def update_resource_requirements_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         resource_requirements_model: ResourceRequirementsModel,
         _request_timeout: Union[
             None,

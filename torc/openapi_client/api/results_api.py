@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictBool, StrictStr, field_validator
 from typing import Optional
 from typing_extensions import Annotated
 from torc.openapi_client.models.delete_count_response import DeleteCountResponse
@@ -319,7 +319,7 @@ class ResultsApi:
     @validate_call
     def delete_result(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -387,7 +387,7 @@ class ResultsApi:
     @validate_call
     def delete_result_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -455,7 +455,7 @@ class ResultsApi:
     @validate_call
     def delete_result_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -582,7 +582,7 @@ class ResultsApi:
     @validate_call
     def delete_results(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -650,7 +650,7 @@ class ResultsApi:
     @validate_call
     def delete_results_with_http_info(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -718,7 +718,7 @@ class ResultsApi:
     @validate_call
     def delete_results_without_preload_content(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -847,7 +847,7 @@ class ResultsApi:
     @validate_call
     def get_result(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -915,7 +915,7 @@ class ResultsApi:
     @validate_call
     def get_result_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -983,7 +983,7 @@ class ResultsApi:
     @validate_call
     def get_result_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1110,17 +1110,17 @@ class ResultsApi:
     @validate_call
     def list_results(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        job_id: Optional[StrictInt] = None,
-        run_id: Optional[StrictInt] = None,
-        return_code: Optional[StrictInt] = None,
+        job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        run_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        return_code: Optional[Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]] = None,
         status: Optional[StrictStr] = None,
         all_runs: Annotated[Optional[StrictBool], Field(description="false: only each job's latest result")] = None,
-        compute_node_id: Optional[StrictInt] = None,
+        compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1218,17 +1218,17 @@ class ResultsApi:
     @validate_call
     def list_results_with_http_info(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        job_id: Optional[StrictInt] = None,
-        run_id: Optional[StrictInt] = None,
-        return_code: Optional[StrictInt] = None,
+        job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        run_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        return_code: Optional[Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]] = None,
         status: Optional[StrictStr] = None,
         all_runs: Annotated[Optional[StrictBool], Field(description="false: only each job's latest result")] = None,
-        compute_node_id: Optional[StrictInt] = None,
+        compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1326,17 +1326,17 @@ class ResultsApi:
     @validate_call
     def list_results_without_preload_content(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        job_id: Optional[StrictInt] = None,
-        run_id: Optional[StrictInt] = None,
-        return_code: Optional[StrictInt] = None,
+        job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        run_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        return_code: Optional[Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]] = None,
         status: Optional[StrictStr] = None,
         all_runs: Annotated[Optional[StrictBool], Field(description="false: only each job's latest result")] = None,
-        compute_node_id: Optional[StrictInt] = None,
+        compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1545,7 +1545,7 @@ class ResultsApi:
     @validate_call
     def update_result(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         result_model: ResultModel,
         _request_timeout: Union[
             None,
@@ -1618,7 +1618,7 @@ class ResultsApi:
     @validate_call
     def update_result_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         result_model: ResultModel,
         _request_timeout: Union[
             None,
@@ -1691,7 +1691,7 @@ class ResultsApi:
     @validate_call
     def update_result_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         result_model: ResultModel,
         _request_timeout: Union[
             None,

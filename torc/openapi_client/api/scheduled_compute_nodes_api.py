@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictStr, field_validator
 from typing import Optional
 from typing_extensions import Annotated
 from torc.openapi_client.models.delete_count_response import DeleteCountResponse
@@ -319,7 +319,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def delete_scheduled_compute_node(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -387,7 +387,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def delete_scheduled_compute_node_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -455,7 +455,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def delete_scheduled_compute_node_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -582,7 +582,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def delete_scheduled_compute_nodes(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -650,7 +650,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def delete_scheduled_compute_nodes_with_http_info(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -718,7 +718,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def delete_scheduled_compute_nodes_without_preload_content(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -847,7 +847,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def get_scheduled_compute_node(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -915,7 +915,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def get_scheduled_compute_node_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -983,7 +983,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def get_scheduled_compute_node_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1110,13 +1110,13 @@ class ScheduledComputeNodesApi:
     @validate_call
     def list_scheduled_compute_nodes(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        scheduler_id: Optional[StrictStr] = None,
-        scheduler_config_id: Optional[StrictInt] = None,
+        scheduler_id: Annotated[Optional[Annotated[str, Field(strict=True)]], Field(description="The scheduler's job id, as digits")] = None,
+        scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         status: Optional[StrictStr] = None,
         _request_timeout: Union[
             None,
@@ -1144,7 +1144,7 @@ class ScheduledComputeNodesApi:
         :type sort_by: str
         :param reverse_sort:
         :type reverse_sort: bool
-        :param scheduler_id:
+        :param scheduler_id: The scheduler's job id, as digits
         :type scheduler_id: str
         :param scheduler_config_id:
         :type scheduler_config_id: int
@@ -1206,13 +1206,13 @@ class ScheduledComputeNodesApi:
     @validate_call
     def list_scheduled_compute_nodes_with_http_info(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        scheduler_id: Optional[StrictStr] = None,
-        scheduler_config_id: Optional[StrictInt] = None,
+        scheduler_id: Annotated[Optional[Annotated[str, Field(strict=True)]], Field(description="The scheduler's job id, as digits")] = None,
+        scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         status: Optional[StrictStr] = None,
         _request_timeout: Union[
             None,
@@ -1240,7 +1240,7 @@ class ScheduledComputeNodesApi:
         :type sort_by: str
         :param reverse_sort:
         :type reverse_sort: bool
-        :param scheduler_id:
+        :param scheduler_id: The scheduler's job id, as digits
         :type scheduler_id: str
         :param scheduler_config_id:
         :type scheduler_config_id: int
@@ -1302,13 +1302,13 @@ class ScheduledComputeNodesApi:
     @validate_call
     def list_scheduled_compute_nodes_without_preload_content(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        scheduler_id: Optional[StrictStr] = None,
-        scheduler_config_id: Optional[StrictInt] = None,
+        scheduler_id: Annotated[Optional[Annotated[str, Field(strict=True)]], Field(description="The scheduler's job id, as digits")] = None,
+        scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         status: Optional[StrictStr] = None,
         _request_timeout: Union[
             None,
@@ -1336,7 +1336,7 @@ class ScheduledComputeNodesApi:
         :type sort_by: str
         :param reverse_sort:
         :type reverse_sort: bool
-        :param scheduler_id:
+        :param scheduler_id: The scheduler's job id, as digits
         :type scheduler_id: str
         :param scheduler_config_id:
         :type scheduler_config_id: int
@@ -1494,7 +1494,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def update_scheduled_compute_node(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         scheduled_compute_nodes_model: ScheduledComputeNodesModel,
         _request_timeout: Union[
             None,
@@ -1567,7 +1567,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def update_scheduled_compute_node_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         scheduled_compute_nodes_model: ScheduledComputeNodesModel,
         _request_timeout: Union[
             None,
@@ -1640,7 +1640,7 @@ class ScheduledComputeNodesApi:
     @validate_call
     def update_scheduled_compute_node_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         scheduled_compute_nodes_model: ScheduledComputeNodesModel,
         _request_timeout: Union[
             None,

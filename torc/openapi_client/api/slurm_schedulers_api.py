@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 from typing import Optional
 from typing_extensions import Annotated
 from torc.openapi_client.models.delete_count_response import DeleteCountResponse
@@ -319,7 +319,7 @@ class SlurmSchedulersApi:
     @validate_call
     def delete_slurm_scheduler(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -387,7 +387,7 @@ class SlurmSchedulersApi:
     @validate_call
     def delete_slurm_scheduler_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -455,7 +455,7 @@ class SlurmSchedulersApi:
     @validate_call
     def delete_slurm_scheduler_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -582,7 +582,7 @@ class SlurmSchedulersApi:
     @validate_call
     def delete_slurm_schedulers(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -650,7 +650,7 @@ class SlurmSchedulersApi:
     @validate_call
     def delete_slurm_schedulers_with_http_info(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -718,7 +718,7 @@ class SlurmSchedulersApi:
     @validate_call
     def delete_slurm_schedulers_without_preload_content(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -847,7 +847,7 @@ class SlurmSchedulersApi:
     @validate_call
     def get_slurm_scheduler(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -915,7 +915,7 @@ class SlurmSchedulersApi:
     @validate_call
     def get_slurm_scheduler_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -983,7 +983,7 @@ class SlurmSchedulersApi:
     @validate_call
     def get_slurm_scheduler_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1110,16 +1110,16 @@ class SlurmSchedulersApi:
     @validate_call
     def list_slurm_schedulers(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         name: Optional[StrictStr] = None,
         account: Optional[StrictStr] = None,
         gres: Optional[StrictStr] = None,
         mem: Optional[StrictStr] = None,
-        nodes: Optional[StrictInt] = None,
+        nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         partition: Optional[StrictStr] = None,
         qos: Optional[StrictStr] = None,
         tmp: Optional[StrictStr] = None,
@@ -1230,16 +1230,16 @@ class SlurmSchedulersApi:
     @validate_call
     def list_slurm_schedulers_with_http_info(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         name: Optional[StrictStr] = None,
         account: Optional[StrictStr] = None,
         gres: Optional[StrictStr] = None,
         mem: Optional[StrictStr] = None,
-        nodes: Optional[StrictInt] = None,
+        nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         partition: Optional[StrictStr] = None,
         qos: Optional[StrictStr] = None,
         tmp: Optional[StrictStr] = None,
@@ -1350,16 +1350,16 @@ class SlurmSchedulersApi:
     @validate_call
     def list_slurm_schedulers_without_preload_content(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         name: Optional[StrictStr] = None,
         account: Optional[StrictStr] = None,
         gres: Optional[StrictStr] = None,
         mem: Optional[StrictStr] = None,
-        nodes: Optional[StrictInt] = None,
+        nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         partition: Optional[StrictStr] = None,
         qos: Optional[StrictStr] = None,
         tmp: Optional[StrictStr] = None,
@@ -1596,7 +1596,7 @@ class SlurmSchedulersApi:
     @validate_call
     def update_slurm_scheduler(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         slurm_scheduler_model: SlurmSchedulerModel,
         _request_timeout: Union[
             None,
@@ -1669,7 +1669,7 @@ class SlurmSchedulersApi:
     @validate_call
     def update_slurm_scheduler_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         slurm_scheduler_model: SlurmSchedulerModel,
         _request_timeout: Union[
             None,
@@ -1742,7 +1742,7 @@ class SlurmSchedulersApi:
     @validate_call
     def update_slurm_scheduler_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         slurm_scheduler_model: SlurmSchedulerModel,
         _request_timeout: Union[
             None,

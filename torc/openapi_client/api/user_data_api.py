@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 from typing import Optional
 from typing_extensions import Annotated
 from torc.openapi_client.models.delete_count_response import DeleteCountResponse
@@ -44,8 +44,8 @@ class UserDataApi:
     def create_user_data(
         self,
         user_data_model: UserDataModel,
-        consumer_job_id: Annotated[Optional[StrictInt], Field(description="Record this job as a consumer")] = None,
-        producer_job_id: Annotated[Optional[StrictInt], Field(description="Record this job as the producer")] = None,
+        consumer_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Record this job as a consumer")] = None,
+        producer_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Record this job as the producer")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -120,8 +120,8 @@ class UserDataApi:
     def create_user_data_with_http_info(
         self,
         user_data_model: UserDataModel,
-        consumer_job_id: Annotated[Optional[StrictInt], Field(description="Record this job as a consumer")] = None,
-        producer_job_id: Annotated[Optional[StrictInt], Field(description="Record this job as the producer")] = None,
+        consumer_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Record this job as a consumer")] = None,
+        producer_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Record this job as the producer")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -196,8 +196,8 @@ class UserDataApi:
     def create_user_data_without_preload_content(
         self,
         user_data_model: UserDataModel,
-        consumer_job_id: Annotated[Optional[StrictInt], Field(description="Record this job as a consumer")] = None,
-        producer_job_id: Annotated[Optional[StrictInt], Field(description="Record this job as the producer")] = None,
+        consumer_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Record this job as a consumer")] = None,
+        producer_job_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="Record this job as the producer")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -353,7 +353,7 @@ class UserDataApi:
     @validate_call
     def delete_all_user_data(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -421,7 +421,7 @@ class UserDataApi:
     @validate_call
     def delete_all_user_data_with_http_info(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -489,7 +489,7 @@ class UserDataApi:
     @validate_call
     def delete_all_user_data_without_preload_content(
         self,
-        workflow_id: StrictInt,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -618,7 +618,7 @@ class UserDataApi:
     @validate_call
     def delete_user_data(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -686,7 +686,7 @@ class UserDataApi:
     @validate_call
     def delete_user_data_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -754,7 +754,7 @@ class UserDataApi:
     @validate_call
     def delete_user_data_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -881,7 +881,7 @@ class UserDataApi:
     @validate_call
     def get_user_data(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -949,7 +949,7 @@ class UserDataApi:
     @validate_call
     def get_user_data_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1017,7 +1017,7 @@ class UserDataApi:
     @validate_call
     def get_user_data_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1144,13 +1144,13 @@ class UserDataApi:
     @validate_call
     def list_user_data(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        consumer_job_id: Optional[StrictInt] = None,
-        producer_job_id: Optional[StrictInt] = None,
+        consumer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        producer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         name: Optional[StrictStr] = None,
         is_ephemeral: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1244,13 +1244,13 @@ class UserDataApi:
     @validate_call
     def list_user_data_with_http_info(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        consumer_job_id: Optional[StrictInt] = None,
-        producer_job_id: Optional[StrictInt] = None,
+        consumer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        producer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         name: Optional[StrictStr] = None,
         is_ephemeral: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1344,13 +1344,13 @@ class UserDataApi:
     @validate_call
     def list_user_data_without_preload_content(
         self,
-        workflow_id: StrictInt,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
-        consumer_job_id: Optional[StrictInt] = None,
-        producer_job_id: Optional[StrictInt] = None,
+        consumer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
+        producer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         name: Optional[StrictStr] = None,
         is_ephemeral: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1545,7 +1545,7 @@ class UserDataApi:
     @validate_call
     def update_user_data(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_data_model: UserDataModel,
         _request_timeout: Union[
             None,
@@ -1618,7 +1618,7 @@ class UserDataApi:
     @validate_call
     def update_user_data_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_data_model: UserDataModel,
         _request_timeout: Union[
             None,
@@ -1691,7 +1691,7 @@ class UserDataApi:
     @validate_call
     def update_user_data_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         user_data_model: UserDataModel,
         _request_timeout: Union[
             None,

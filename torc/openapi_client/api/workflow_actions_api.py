@@ -43,8 +43,8 @@ class WorkflowActionsApi:
     @validate_call
     def claim_action(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        action_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        action_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         claim_action_request: ClaimActionRequest,
         _request_timeout: Union[
             None,
@@ -120,8 +120,8 @@ class WorkflowActionsApi:
     @validate_call
     def claim_action_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        action_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        action_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         claim_action_request: ClaimActionRequest,
         _request_timeout: Union[
             None,
@@ -197,8 +197,8 @@ class WorkflowActionsApi:
     @validate_call
     def claim_action_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        action_id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        action_id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         claim_action_request: ClaimActionRequest,
         _request_timeout: Union[
             None,
@@ -352,7 +352,7 @@ class WorkflowActionsApi:
     @validate_call
     def create_workflow_action(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_action_model: WorkflowActionModel,
         _request_timeout: Union[
             None,
@@ -425,7 +425,7 @@ class WorkflowActionsApi:
     @validate_call
     def create_workflow_action_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_action_model: WorkflowActionModel,
         _request_timeout: Union[
             None,
@@ -498,7 +498,7 @@ class WorkflowActionsApi:
     @validate_call
     def create_workflow_action_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_action_model: WorkflowActionModel,
         _request_timeout: Union[
             None,
@@ -646,7 +646,7 @@ class WorkflowActionsApi:
     @validate_call
     def get_pending_actions(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         trigger_type: Optional[List[StrictStr]] = None,
         _request_timeout: Union[
             None,
@@ -719,7 +719,7 @@ class WorkflowActionsApi:
     @validate_call
     def get_pending_actions_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         trigger_type: Optional[List[StrictStr]] = None,
         _request_timeout: Union[
             None,
@@ -792,7 +792,7 @@ class WorkflowActionsApi:
     @validate_call
     def get_pending_actions_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         trigger_type: Optional[List[StrictStr]] = None,
         _request_timeout: Union[
             None,
@@ -930,7 +930,7 @@ class WorkflowActionsApi:
     @validate_call
     def get_workflow_actions(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -998,7 +998,7 @@ class WorkflowActionsApi:
     @validate_call
     def get_workflow_actions_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1066,7 +1066,7 @@ class WorkflowActionsApi:
     @validate_call
     def get_workflow_actions_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],

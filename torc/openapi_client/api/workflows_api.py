@@ -15,7 +15,7 @@ from pydantic import validate_call, Field, StrictFloat, StrictStr, StrictInt
 from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictBool, StrictStr, field_validator
 from typing import Optional, Union
 from typing_extensions import Annotated
 from torc.openapi_client.models.cancel_workflow_response import CancelWorkflowResponse
@@ -64,7 +64,7 @@ class WorkflowsApi:
     @validate_call
     def cancel_workflow(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -132,7 +132,7 @@ class WorkflowsApi:
     @validate_call
     def cancel_workflow_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -200,7 +200,7 @@ class WorkflowsApi:
     @validate_call
     def cancel_workflow_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -327,11 +327,11 @@ class WorkflowsApi:
     @validate_call
     def claim_jobs_based_on_resources(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        limit: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        limit: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_nodes_resources: ComputeNodesResources,
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
-        compute_node_id: Annotated[Optional[StrictInt], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -420,11 +420,11 @@ class WorkflowsApi:
     @validate_call
     def claim_jobs_based_on_resources_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        limit: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        limit: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_nodes_resources: ComputeNodesResources,
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
-        compute_node_id: Annotated[Optional[StrictInt], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -513,11 +513,11 @@ class WorkflowsApi:
     @validate_call
     def claim_jobs_based_on_resources_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        limit: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        limit: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_nodes_resources: ComputeNodesResources,
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
-        compute_node_id: Annotated[Optional[StrictInt], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -704,9 +704,9 @@ class WorkflowsApi:
     @validate_call
     def claim_next_jobs(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
-        compute_node_id: Annotated[Optional[StrictInt], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
         _request_timeout: Union[
             None,
@@ -785,9 +785,9 @@ class WorkflowsApi:
     @validate_call
     def claim_next_jobs_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
-        compute_node_id: Annotated[Optional[StrictInt], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
         _request_timeout: Union[
             None,
@@ -866,9 +866,9 @@ class WorkflowsApi:
     @validate_call
     def claim_next_jobs_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
-        compute_node_id: Annotated[Optional[StrictInt], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
         _request_timeout: Union[
             None,
@@ -1573,7 +1573,7 @@ class WorkflowsApi:
     @validate_call
     def delete_workflow(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1641,7 +1641,7 @@ class WorkflowsApi:
     @validate_call
     def delete_workflow_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1709,7 +1709,7 @@ class WorkflowsApi:
     @validate_call
     def delete_workflow_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1836,7 +1836,7 @@ class WorkflowsApi:
     @validate_call
     def get_latest_event_timestamp(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1904,7 +1904,7 @@ class WorkflowsApi:
     @validate_call
     def get_latest_event_timestamp_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1972,7 +1972,7 @@ class WorkflowsApi:
     @validate_call
     def get_latest_event_timestamp_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2099,8 +2099,8 @@ class WorkflowsApi:
     @validate_call
     def get_ready_job_requirements(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        scheduler_config_id: Optional[StrictInt] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2172,8 +2172,8 @@ class WorkflowsApi:
     @validate_call
     def get_ready_job_requirements_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        scheduler_config_id: Optional[StrictInt] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2245,8 +2245,8 @@ class WorkflowsApi:
     @validate_call
     def get_ready_job_requirements_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        scheduler_config_id: Optional[StrictInt] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2382,7 +2382,7 @@ class WorkflowsApi:
     @validate_call
     def get_workflow(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2450,7 +2450,7 @@ class WorkflowsApi:
     @validate_call
     def get_workflow_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2518,7 +2518,7 @@ class WorkflowsApi:
     @validate_call
     def get_workflow_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2645,7 +2645,7 @@ class WorkflowsApi:
     @validate_call
     def get_workflow_status(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2713,7 +2713,7 @@ class WorkflowsApi:
     @validate_call
     def get_workflow_status_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2781,7 +2781,7 @@ class WorkflowsApi:
     @validate_call
     def get_workflow_status_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2908,7 +2908,7 @@ class WorkflowsApi:
     @validate_call
     def initialize_jobs(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         only_uninitialized: Annotated[Optional[StrictBool], Field(description="Reinitialize: keep finished jobs")] = None,
         clear_ephemeral_user_data: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2985,7 +2985,7 @@ class WorkflowsApi:
     @validate_call
     def initialize_jobs_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         only_uninitialized: Annotated[Optional[StrictBool], Field(description="Reinitialize: keep finished jobs")] = None,
         clear_ephemeral_user_data: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -3062,7 +3062,7 @@ class WorkflowsApi:
     @validate_call
     def initialize_jobs_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         only_uninitialized: Annotated[Optional[StrictBool], Field(description="Reinitialize: keep finished jobs")] = None,
         clear_ephemeral_user_data: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -3208,7 +3208,7 @@ class WorkflowsApi:
     @validate_call
     def is_workflow_complete(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3276,7 +3276,7 @@ class WorkflowsApi:
     @validate_call
     def is_workflow_complete_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3344,7 +3344,7 @@ class WorkflowsApi:
     @validate_call
     def is_workflow_complete_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3471,7 +3471,7 @@ class WorkflowsApi:
     @validate_call
     def is_workflow_uninitialized(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3539,7 +3539,7 @@ class WorkflowsApi:
     @validate_call
     def is_workflow_uninitialized_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3607,7 +3607,7 @@ class WorkflowsApi:
     @validate_call
     def is_workflow_uninitialized_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3734,9 +3734,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_dependencies(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3811,9 +3811,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_dependencies_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -3888,9 +3888,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_dependencies_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4034,9 +4034,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_file_relationships(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4111,9 +4111,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_file_relationships_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4188,9 +4188,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_file_relationships_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4334,7 +4334,7 @@ class WorkflowsApi:
     @validate_call
     def list_job_ids(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4402,7 +4402,7 @@ class WorkflowsApi:
     @validate_call
     def list_job_ids_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4470,7 +4470,7 @@ class WorkflowsApi:
     @validate_call
     def list_job_ids_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4597,9 +4597,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_user_data_relationships(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4674,9 +4674,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_user_data_relationships_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4751,9 +4751,9 @@ class WorkflowsApi:
     @validate_call
     def list_job_user_data_relationships_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4897,7 +4897,7 @@ class WorkflowsApi:
     @validate_call
     def list_missing_user_data(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -4965,7 +4965,7 @@ class WorkflowsApi:
     @validate_call
     def list_missing_user_data_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -5033,7 +5033,7 @@ class WorkflowsApi:
     @validate_call
     def list_missing_user_data_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -5160,7 +5160,7 @@ class WorkflowsApi:
     @validate_call
     def list_required_existing_files(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -5228,7 +5228,7 @@ class WorkflowsApi:
     @validate_call
     def list_required_existing_files_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -5296,7 +5296,7 @@ class WorkflowsApi:
     @validate_call
     def list_required_existing_files_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -5423,8 +5423,8 @@ class WorkflowsApi:
     @validate_call
     def list_workflows(
         self,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         name: Optional[StrictStr] = None,
@@ -5519,8 +5519,8 @@ class WorkflowsApi:
     @validate_call
     def list_workflows_with_http_info(
         self,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         name: Optional[StrictStr] = None,
@@ -5615,8 +5615,8 @@ class WorkflowsApi:
     @validate_call
     def list_workflows_without_preload_content(
         self,
-        offset: Optional[Annotated[int, Field(strict=True, ge=0)]] = None,
-        limit: Annotated[Optional[Annotated[int, Field(strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
+        offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size; values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         name: Optional[StrictStr] = None,
@@ -5807,7 +5807,7 @@ class WorkflowsApi:
     @validate_call
     def process_changed_job_inputs(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         dry_run: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -5880,7 +5880,7 @@ class WorkflowsApi:
     @validate_call
     def process_changed_job_inputs_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         dry_run: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -5953,7 +5953,7 @@ class WorkflowsApi:
     @validate_call
     def process_changed_job_inputs_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         dry_run: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6090,7 +6090,7 @@ class WorkflowsApi:
     @validate_call
     def reset_job_status(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         failed_only: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6163,7 +6163,7 @@ class WorkflowsApi:
     @validate_call
     def reset_job_status_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         failed_only: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6236,7 +6236,7 @@ class WorkflowsApi:
     @validate_call
     def reset_job_status_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         failed_only: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6373,7 +6373,7 @@ class WorkflowsApi:
     @validate_call
     def reset_workflow_status(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         force: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6447,7 +6447,7 @@ class WorkflowsApi:
     @validate_call
     def reset_workflow_status_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         force: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6521,7 +6521,7 @@ class WorkflowsApi:
     @validate_call
     def reset_workflow_status_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         force: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6659,7 +6659,7 @@ class WorkflowsApi:
     @validate_call
     def sync_workflow_status(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         dry_run: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6732,7 +6732,7 @@ class WorkflowsApi:
     @validate_call
     def sync_workflow_status_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         dry_run: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6805,7 +6805,7 @@ class WorkflowsApi:
     @validate_call
     def sync_workflow_status_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         dry_run: Optional[StrictBool] = None,
         _request_timeout: Union[
             None,
@@ -6942,7 +6942,7 @@ class WorkflowsApi:
     @validate_call
     def update_workflow(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_model: WorkflowModel,
         _request_timeout: Union[
             None,
@@ -7015,7 +7015,7 @@ class WorkflowsApi:
     @validate_call
     def update_workflow_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_model: WorkflowModel,
         _request_timeout: Union[
             None,
@@ -7088,7 +7088,7 @@ class WorkflowsApi:
     @validate_call
     def update_workflow_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_model: WorkflowModel,
         _request_timeout: Union[
             None,
@@ -7236,7 +7236,7 @@ class WorkflowsApi:
     @validate_call
     def update_workflow_status(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_status_model: WorkflowStatusModel,
         _request_timeout: Union[
             None,
@@ -7309,7 +7309,7 @@ class WorkflowsApi:
     @validate_call
     def update_workflow_status_with_http_info(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_status_model: WorkflowStatusModel,
         _request_timeout: Union[
             None,
@@ -7382,7 +7382,7 @@ class WorkflowsApi:
     @validate_call
     def update_workflow_status_without_preload_content(
         self,
-        id: Annotated[int, Field(strict=True, ge=0)],
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         workflow_status_model: WorkflowStatusModel,
         _request_timeout: Union[
             None,

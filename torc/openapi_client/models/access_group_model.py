@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -30,7 +30,7 @@ class AccessGroupModel(BaseModel):
     """ # noqa: E501
     created_at: Optional[StrictStr] = None
     description: Optional[StrictStr] = None
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     name: Annotated[str, Field(min_length=1, strict=True)]
     __properties: ClassVar[List[str]] = ["created_at", "description", "id", "name"]
 

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -28,8 +29,8 @@ class CancelWorkflowResponse(BaseModel):
     CancelWorkflowResponse
     """ # noqa: E501
     is_canceled: StrictBool
-    num_canceled_jobs: StrictInt
-    workflow_id: StrictInt
+    num_canceled_jobs: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["is_canceled", "num_canceled_jobs", "workflow_id"]
 
     model_config = ConfigDict(

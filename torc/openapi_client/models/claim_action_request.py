@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,7 +28,7 @@ class ClaimActionRequest(BaseModel):
     """
     ClaimActionRequest
     """ # noqa: E501
-    compute_node_id: StrictInt = Field(description="ID of the compute node claiming the action")
+    compute_node_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)] = Field(description="ID of the compute node claiming the action")
     __properties: ClassVar[List[str]] = ["compute_node_id"]
 
     model_config = ConfigDict(

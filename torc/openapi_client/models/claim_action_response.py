@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,7 +28,7 @@ class ClaimActionResponse(BaseModel):
     """
     ClaimActionResponse
     """ # noqa: E501
-    action_id: StrictInt
+    action_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     success: StrictBool
     __properties: ClassVar[List[str]] = ["action_id", "success"]
 

@@ -31,18 +31,18 @@ class ComputeNodeModel(BaseModel):
     compute_node_type: StrictStr = Field(description="local, slurm or remote")
     duration_seconds: Optional[Union[StrictFloat, StrictInt]] = None
     hostname: StrictStr
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     is_active: Optional[StrictBool] = None
     memory_gb: Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]
-    num_cpus: Annotated[int, Field(strict=True, ge=0)]
-    num_gpus: Annotated[int, Field(strict=True, ge=0)]
-    num_nodes: Annotated[int, Field(strict=True, ge=1)]
-    pid: StrictInt
+    num_cpus: Annotated[int, Field(le=2147483647, strict=True, ge=0)]
+    num_gpus: Annotated[int, Field(le=2147483647, strict=True, ge=0)]
+    num_nodes: Annotated[int, Field(le=2147483647, strict=True, ge=1)]
+    pid: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     scheduler: Optional[Dict[str, Any]] = Field(default=None, description="Scheduler facts, e.g. slurm_job_id, scheduled_compute_node_id")
-    scheduler_config_id: Optional[StrictInt] = None
+    scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     start_time: StrictStr
     time_limit: Optional[StrictStr] = None
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["compute_node_type", "duration_seconds", "hostname", "id", "is_active", "memory_gb", "num_cpus", "num_gpus", "num_nodes", "pid", "scheduler", "scheduler_config_id", "start_time", "time_limit", "workflow_id"]
 
     model_config = ConfigDict(

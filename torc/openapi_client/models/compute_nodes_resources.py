@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional, Union
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -28,12 +28,12 @@ class ComputeNodesResources(BaseModel):
     """
     ComputeNodesResources
     """ # noqa: E501
-    id: Optional[StrictInt] = None
-    memory_gb: Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]
-    num_cpus: Annotated[int, Field(strict=True, ge=0)]
-    num_gpus: Annotated[int, Field(strict=True, ge=0)]
-    num_nodes: Annotated[int, Field(strict=True, ge=0)]
-    scheduler_config_id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    memory_gb: Union[Annotated[float, Field(le=8589934591, strict=True, ge=0.0)], Annotated[int, Field(le=2147483647, strict=True, ge=0)]]
+    num_cpus: Annotated[int, Field(le=2147483647, strict=True, ge=0)]
+    num_gpus: Annotated[int, Field(le=2147483647, strict=True, ge=0)]
+    num_nodes: Annotated[int, Field(le=2147483647, strict=True, ge=0)]
+    scheduler_config_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     time_limit: Optional[StrictStr] = Field(default=None, description="Remaining walltime, ISO-8601 (e.g. PT55M)")
     __properties: ClassVar[List[str]] = ["id", "memory_gb", "num_cpus", "num_gpus", "num_nodes", "scheduler_config_id", "time_limit"]
 

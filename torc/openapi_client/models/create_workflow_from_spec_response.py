@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from torc.openapi_client.models.workflow_model import WorkflowModel
 from typing import Optional, Set
 from typing_extensions import Self
@@ -28,10 +29,10 @@ class CreateWorkflowFromSpecResponse(BaseModel):
     """
     CreateWorkflowFromSpecResponse
     """ # noqa: E501
-    num_dependencies: StrictInt = Field(description="Explicit job→job edges")
-    num_files: StrictInt
-    num_jobs: StrictInt
-    num_user_data: StrictInt
+    num_dependencies: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)] = Field(description="Explicit job→job edges")
+    num_files: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    num_jobs: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    num_user_data: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     workflow: WorkflowModel
     __properties: ClassVar[List[str]] = ["num_dependencies", "num_files", "num_jobs", "num_user_data", "workflow"]
 

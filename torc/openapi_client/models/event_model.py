@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -28,9 +29,9 @@ class EventModel(BaseModel):
     EventModel
     """ # noqa: E501
     data: Dict[str, Any] = Field(description="Event data; data.category is filterable")
-    id: Optional[StrictInt] = None
-    timestamp: Optional[StrictInt] = Field(default=None, description="Milliseconds since the epoch; the server's clock when omitted")
-    workflow_id: StrictInt
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    timestamp: Optional[Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]] = Field(default=None, description="Milliseconds since the epoch; the server's clock when omitted")
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["data", "id", "timestamp", "workflow_id"]
 
     model_config = ConfigDict(

@@ -28,11 +28,11 @@ class FileModel(BaseModel):
     """
     FileModel
     """ # noqa: E501
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     name: Annotated[str, Field(min_length=1, strict=True)] = Field(description="Name of the file (not necessarily the filename)")
     path: StrictStr = Field(description="Path, absolute or relative to the run directory")
     st_mtime: Optional[Union[StrictFloat, StrictInt]] = Field(default=None, description="Modification time seen when the file was last recorded")
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["id", "name", "path", "st_mtime", "workflow_id"]
 
     model_config = ConfigDict(

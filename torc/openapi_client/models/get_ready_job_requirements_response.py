@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 from typing import Any, ClassVar, Dict, List, Union
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,12 +28,12 @@ class GetReadyJobRequirementsResponse(BaseModel):
     """
     GetReadyJobRequirementsResponse
     """ # noqa: E501
-    max_num_nodes: StrictInt
+    max_num_nodes: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     max_runtime: StrictStr
     memory_gb: Union[StrictFloat, StrictInt]
-    num_cpus: StrictInt
-    num_gpus: StrictInt
-    num_jobs: StrictInt
+    num_cpus: Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)] = Field(description="Sum over the ready jobs")
+    num_gpus: Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)] = Field(description="Sum over the ready jobs")
+    num_jobs: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["max_num_nodes", "max_runtime", "memory_gb", "num_cpus", "num_gpus", "num_jobs"]
 
     model_config = ConfigDict(

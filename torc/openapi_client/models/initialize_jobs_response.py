@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,9 +28,9 @@ class InitializeJobsResponse(BaseModel):
     """
     InitializeJobsResponse
     """ # noqa: E501
-    num_canceled: StrictInt
-    num_ready: StrictInt
-    workflow_id: StrictInt
+    num_canceled: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    num_ready: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["num_canceled", "num_ready", "workflow_id"]
 
     model_config = ConfigDict(

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,11 +28,11 @@ class JobDependencyModel(BaseModel):
     """
     JobDependencyModel
     """ # noqa: E501
-    depends_on_job_id: StrictInt
+    depends_on_job_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     depends_on_job_name: StrictStr
-    job_id: StrictInt
+    job_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     job_name: StrictStr
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["depends_on_job_id", "depends_on_job_name", "job_id", "job_name", "workflow_id"]
 
     model_config = ConfigDict(

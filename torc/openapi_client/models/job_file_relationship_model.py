@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,14 +28,14 @@ class JobFileRelationshipModel(BaseModel):
     """
     JobFileRelationshipModel
     """ # noqa: E501
-    consumer_job_id: Optional[StrictInt] = None
+    consumer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     consumer_job_name: Optional[StrictStr] = None
-    file_id: StrictInt
+    file_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     file_name: StrictStr
     file_path: StrictStr
-    producer_job_id: Optional[StrictInt] = None
+    producer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     producer_job_name: Optional[StrictStr] = None
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["consumer_job_id", "consumer_job_name", "file_id", "file_name", "file_path", "producer_job_id", "producer_job_name", "workflow_id"]
 
     model_config = ConfigDict(

@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -28,23 +28,23 @@ class JobModel(BaseModel):
     """
     JobModel
     """ # noqa: E501
-    attempt_id: Optional[Annotated[int, Field(strict=True, ge=1)]] = None
+    attempt_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = None
     cancel_on_blocking_job_failure: Optional[StrictBool] = None
     command: StrictStr = Field(description="Command line run with bash -c")
-    depends_on_job_ids: Optional[List[StrictInt]] = None
-    failure_handler_id: Optional[StrictInt] = None
-    id: Optional[StrictInt] = None
-    input_file_ids: Optional[List[StrictInt]] = None
-    input_user_data_ids: Optional[List[StrictInt]] = None
+    depends_on_job_ids: Optional[List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]] = None
+    failure_handler_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    input_file_ids: Optional[List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]] = None
+    input_user_data_ids: Optional[List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]] = None
     invocation_script: Optional[StrictStr] = Field(default=None, description="Prefix of the command, e.g. a wrapper")
     name: Annotated[str, Field(min_length=1, strict=True)] = Field(description="Name of the job")
-    output_file_ids: Optional[List[StrictInt]] = None
-    output_user_data_ids: Optional[List[StrictInt]] = None
-    resource_requirements_id: Optional[StrictInt] = None
-    scheduler_id: Optional[StrictInt] = None
+    output_file_ids: Optional[List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]] = None
+    output_user_data_ids: Optional[List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]] = None
+    resource_requirements_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    scheduler_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     status: Optional[StrictStr] = Field(default=None, description="Status of the job; managed by torc.")
     supports_termination: Optional[StrictBool] = None
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["attempt_id", "cancel_on_blocking_job_failure", "command", "depends_on_job_ids", "failure_handler_id", "id", "input_file_ids", "input_user_data_ids", "invocation_script", "name", "output_file_ids", "output_user_data_ids", "resource_requirements_id", "scheduler_id", "status", "supports_termination", "workflow_id"]
 
     @field_validator('status')

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,13 +28,13 @@ class JobUserDataRelationshipModel(BaseModel):
     """
     JobUserDataRelationshipModel
     """ # noqa: E501
-    consumer_job_id: Optional[StrictInt] = None
+    consumer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     consumer_job_name: Optional[StrictStr] = None
-    producer_job_id: Optional[StrictInt] = None
+    producer_job_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     producer_job_name: Optional[StrictStr] = None
-    user_data_id: StrictInt
+    user_data_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     user_data_name: StrictStr
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["consumer_job_id", "consumer_job_name", "producer_job_id", "producer_job_name", "user_data_id", "user_data_name", "workflow_id"]
 
     model_config = ConfigDict(

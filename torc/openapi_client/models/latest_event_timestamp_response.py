@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,7 +28,7 @@ class LatestEventTimestampResponse(BaseModel):
     """
     LatestEventTimestampResponse
     """ # noqa: E501
-    timestamp: Optional[StrictInt] = Field(description="Milliseconds since the epoch, null without events")
+    timestamp: Optional[Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]] = Field(description="Milliseconds since the epoch, null without events")
     __properties: ClassVar[List[str]] = ["timestamp"]
 
     model_config = ConfigDict(

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from torc.openapi_client.models.file_model import FileModel
 from typing import Optional, Set
 from typing_extensions import Self
@@ -28,12 +29,12 @@ class ListFilesResponse(BaseModel):
     """
     ListFilesResponse
     """ # noqa: E501
-    count: StrictInt
+    count: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     has_more: StrictBool
     items: List[FileModel]
-    max_limit: StrictInt
-    offset: StrictInt
-    total_count: StrictInt
+    max_limit: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    offset: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    total_count: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["count", "has_more", "items", "max_limit", "offset", "total_count"]
 
     model_config = ConfigDict(

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,8 +28,8 @@ class ListJobIdsResponse(BaseModel):
     """
     ListJobIdsResponse
     """ # noqa: E501
-    count: StrictInt
-    job_ids: List[StrictInt]
+    count: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    job_ids: List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]
     __properties: ClassVar[List[str]] = ["count", "job_ids"]
 
     model_config = ConfigDict(

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,7 +28,7 @@ class ListRequiredExistingFilesResponse(BaseModel):
     """
     ListRequiredExistingFilesResponse
     """ # noqa: E501
-    files: List[StrictInt] = Field(description="Ids of files jobs read and no job writes")
+    files: List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = Field(description="Ids of files jobs read and no job writes")
     __properties: ClassVar[List[str]] = ["files"]
 
     model_config = ConfigDict(

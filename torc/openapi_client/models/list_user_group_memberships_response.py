@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel
 from typing import Optional, Set
 from typing_extensions import Self
@@ -30,9 +31,9 @@ class ListUserGroupMembershipsResponse(BaseModel):
     """ # noqa: E501
     has_more: StrictBool
     items: List[UserGroupMembershipModel]
-    limit: StrictInt
-    offset: StrictInt
-    total_count: StrictInt
+    limit: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    offset: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    total_count: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["has_more", "items", "limit", "offset", "total_count"]
 
     model_config = ConfigDict(

@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -28,11 +28,11 @@ class LocalSchedulerModel(BaseModel):
     """
     LocalSchedulerModel
     """ # noqa: E501
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     memory: Optional[StrictStr] = None
     name: Optional[StrictStr] = None
-    num_cpus: Optional[Annotated[int, Field(strict=True, ge=1)]] = None
-    workflow_id: StrictInt
+    num_cpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = None
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["id", "memory", "name", "num_cpus", "workflow_id"]
 
     model_config = ConfigDict(

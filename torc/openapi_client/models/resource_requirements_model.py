@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -28,14 +28,14 @@ class ResourceRequirementsModel(BaseModel):
     """
     ResourceRequirementsModel
     """ # noqa: E501
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     memory: Optional[StrictStr] = Field(default=None, description="Memory, e.g. 512m, 20g")
     name: Annotated[str, Field(min_length=1, strict=True)]
-    num_cpus: Optional[Annotated[int, Field(strict=True, ge=0)]] = None
-    num_gpus: Optional[Annotated[int, Field(strict=True, ge=0)]] = None
-    num_nodes: Optional[Annotated[int, Field(strict=True, ge=1)]] = None
+    num_cpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None
+    num_gpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None
+    num_nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = None
     runtime: Optional[StrictStr] = Field(default=None, description="ISO-8601 duration, e.g. PT30M")
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["id", "memory", "name", "num_cpus", "num_gpus", "num_nodes", "runtime", "workflow_id"]
 
     model_config = ConfigDict(

@@ -28,21 +28,21 @@ class ResultModel(BaseModel):
     """
     ResultModel
     """ # noqa: E501
-    attempt_id: Optional[Annotated[int, Field(strict=True, ge=1)]] = None
+    attempt_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = None
     avg_cpu_percent: Optional[Union[StrictFloat, StrictInt]] = None
-    avg_memory_bytes: Optional[StrictInt] = None
+    avg_memory_bytes: Optional[Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]] = None
     completion_time: StrictStr
-    compute_node_id: StrictInt
+    compute_node_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     exec_time_minutes: Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]
-    id: Optional[StrictInt] = None
-    job_id: StrictInt
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    job_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     message: Optional[StrictStr] = Field(default=None, description="Why the job ended this way (e.g. a missing output file, a lost worker)")
     peak_cpu_percent: Optional[Union[StrictFloat, StrictInt]] = None
-    peak_memory_bytes: Optional[StrictInt] = None
-    return_code: StrictInt
-    run_id: Annotated[int, Field(strict=True, ge=1)]
+    peak_memory_bytes: Optional[Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]] = None
+    return_code: Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)]
+    run_id: Annotated[int, Field(le=2147483647, strict=True, ge=1)]
     status: StrictStr
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["attempt_id", "avg_cpu_percent", "avg_memory_bytes", "completion_time", "compute_node_id", "exec_time_minutes", "id", "job_id", "message", "peak_cpu_percent", "peak_memory_bytes", "return_code", "run_id", "status", "workflow_id"]
 
     @field_validator('status')

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,12 +28,12 @@ class ScheduledComputeNodesModel(BaseModel):
     """
     ScheduledComputeNodesModel
     """ # noqa: E501
-    id: Optional[StrictInt] = None
-    scheduler_config_id: StrictInt
-    scheduler_id: StrictInt = Field(description="The scheduler's job id, e.g. the Slurm job id")
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    scheduler_config_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    scheduler_id: Annotated[int, Field(le=9223372036854775807, strict=True, ge=-9223372036854775808)] = Field(description="The scheduler's job id, e.g. the Slurm job id")
     scheduler_type: StrictStr
     status: StrictStr = Field(description="pending, active or complete")
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["id", "scheduler_config_id", "scheduler_id", "scheduler_type", "status", "workflow_id"]
 
     model_config = ConfigDict(

@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -31,16 +31,16 @@ class SlurmSchedulerModel(BaseModel):
     account: StrictStr = Field(description="Slurm account")
     extra: Optional[StrictStr] = Field(default=None, description="Extra sbatch options")
     gres: Optional[StrictStr] = None
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     mem: Optional[StrictStr] = None
     name: Optional[StrictStr] = None
-    nodes: Annotated[int, Field(strict=True, ge=1)]
-    ntasks_per_node: Optional[Annotated[int, Field(strict=True, ge=1)]] = None
+    nodes: Annotated[int, Field(le=2147483647, strict=True, ge=1)]
+    ntasks_per_node: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = None
     partition: Optional[StrictStr] = None
     qos: Optional[StrictStr] = None
     tmp: Optional[StrictStr] = None
     walltime: StrictStr = Field(description="Slurm time limit, e.g. 04:00:00")
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["account", "extra", "gres", "id", "mem", "name", "nodes", "ntasks_per_node", "partition", "qos", "tmp", "walltime", "workflow_id"]
 
     model_config = ConfigDict(

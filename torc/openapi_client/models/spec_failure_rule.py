@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -28,9 +28,9 @@ class SpecFailureRule(BaseModel):
     """
     SpecFailureRule
     """ # noqa: E501
-    exit_codes: Optional[List[StrictInt]] = None
+    exit_codes: Optional[List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]] = None
     match_all_exit_codes: Optional[StrictBool] = False
-    max_retries: Optional[Annotated[int, Field(strict=True, ge=0)]] = 3
+    max_retries: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = 3
     recovery_script: Optional[StrictStr] = None
     __properties: ClassVar[List[str]] = ["exit_codes", "match_all_exit_codes", "max_retries", "recovery_script"]
 

@@ -30,9 +30,9 @@ class SpecResourceRequirements(BaseModel):
     """ # noqa: E501
     memory: Optional[StrictStr] = '1m'
     name: Annotated[str, Field(min_length=1, strict=True)]
-    num_cpus: Optional[Annotated[int, Field(strict=True, ge=0)]] = 1
-    num_gpus: Optional[Annotated[int, Field(strict=True, ge=0)]] = 0
-    num_nodes: Optional[Annotated[int, Field(strict=True, ge=1)]] = 1
+    num_cpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = 1
+    num_gpus: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = 0
+    num_nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = 1
     runtime: Optional[StrictStr] = 'P0DT1M'
     __properties: ClassVar[List[str]] = ["memory", "name", "num_cpus", "num_gpus", "num_nodes", "runtime"]
 

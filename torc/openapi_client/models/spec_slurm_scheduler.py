@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -33,8 +33,8 @@ class SpecSlurmScheduler(BaseModel):
     gres: Optional[StrictStr] = None
     mem: Optional[StrictStr] = None
     name: Annotated[str, Field(min_length=1, strict=True)]
-    nodes: Optional[Annotated[int, Field(strict=True, ge=1)]] = 1
-    ntasks_per_node: Optional[StrictInt] = None
+    nodes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = 1
+    ntasks_per_node: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     partition: Optional[StrictStr] = None
     qos: Optional[StrictStr] = None
     tmp: Optional[StrictStr] = None

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from typing import Any, ClassVar, Dict, List
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,9 +28,9 @@ class SyncStatusResponse(BaseModel):
     """
     SyncStatusResponse
     """ # noqa: E501
-    failed_jobs: List[StrictInt] = Field(description="Failed: no retries left")
-    lost_compute_nodes: List[StrictInt]
-    requeued_jobs: List[StrictInt] = Field(description="Back to ready (running ones as a new attempt)")
+    failed_jobs: List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = Field(description="Failed: no retries left")
+    lost_compute_nodes: List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]
+    requeued_jobs: List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = Field(description="Back to ready (running ones as a new attempt)")
     __properties: ClassVar[List[str]] = ["failed_jobs", "lost_compute_nodes", "requeued_jobs"]
 
     model_config = ConfigDict(

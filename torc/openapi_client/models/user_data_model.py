@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -29,10 +29,10 @@ class UserDataModel(BaseModel):
     UserDataModel
     """ # noqa: E501
     data: Optional[Dict[str, Any]] = Field(default=None, description="User-defined JSON object")
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     is_ephemeral: Optional[StrictBool] = Field(default=None, description="Cleared before each new run")
     name: Annotated[str, Field(min_length=1, strict=True)]
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["data", "id", "is_ephemeral", "name", "workflow_id"]
 
     model_config = ConfigDict(

@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -29,8 +29,8 @@ class UserGroupMembershipModel(BaseModel):
     UserGroupMembershipModel
     """ # noqa: E501
     created_at: Optional[StrictStr] = None
-    group_id: StrictInt
-    id: Optional[StrictInt] = None
+    group_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     role: Optional[StrictStr] = None
     user_name: Annotated[str, Field(min_length=1, strict=True)]
     __properties: ClassVar[List[str]] = ["created_at", "group_id", "id", "role", "user_name"]

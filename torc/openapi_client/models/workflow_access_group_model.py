@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -28,8 +29,8 @@ class WorkflowAccessGroupModel(BaseModel):
     WorkflowAccessGroupModel
     """ # noqa: E501
     created_at: Optional[StrictStr] = None
-    group_id: StrictInt
-    workflow_id: StrictInt
+    group_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["created_at", "group_id", "workflow_id"]
 
     model_config = ConfigDict(

@@ -17,8 +17,9 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -31,12 +32,12 @@ class WorkflowActionModel(BaseModel):
     action_type: StrictStr
     executed: Optional[StrictBool] = None
     executed_at: Optional[StrictStr] = None
-    executed_by: Optional[StrictInt] = None
-    id: Optional[StrictInt] = None
-    job_ids: Optional[List[StrictInt]] = Field(default=None, description="Jobs whose state fires a job trigger")
+    executed_by: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
+    job_ids: Optional[List[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]]] = Field(default=None, description="Jobs whose state fires a job trigger")
     persistent: Optional[StrictBool] = None
     trigger_type: StrictStr
-    workflow_id: StrictInt
+    workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     __properties: ClassVar[List[str]] = ["action_config", "action_type", "executed", "executed_at", "executed_by", "id", "job_ids", "persistent", "trigger_type", "workflow_id"]
 
     @field_validator('action_type')

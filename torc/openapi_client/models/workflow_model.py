@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -28,20 +28,20 @@ class WorkflowModel(BaseModel):
     """
     WorkflowModel
     """ # noqa: E501
-    compute_node_expiration_buffer_seconds: Optional[Annotated[int, Field(strict=True, ge=0)]] = None
+    compute_node_expiration_buffer_seconds: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None
     compute_node_ignore_workflow_completion: Optional[StrictBool] = None
-    compute_node_min_time_for_new_jobs_seconds: Optional[Annotated[int, Field(strict=True, ge=0)]] = None
-    compute_node_wait_for_healthy_database_minutes: Optional[Annotated[int, Field(strict=True, ge=0)]] = None
-    compute_node_wait_for_new_jobs_seconds: Optional[Annotated[int, Field(strict=True, ge=0)]] = None
+    compute_node_min_time_for_new_jobs_seconds: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None
+    compute_node_wait_for_healthy_database_minutes: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None
+    compute_node_wait_for_new_jobs_seconds: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None
     description: Optional[StrictStr] = None
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     jobs_sort_method: Optional[StrictStr] = None
     metadata: Optional[StrictStr] = Field(default=None, description="Arbitrary metadata as a JSON string")
     name: Annotated[str, Field(min_length=1, strict=True)] = Field(description="Name of the workflow")
     project: Optional[StrictStr] = None
     resource_monitor_config: Optional[StrictStr] = None
     slurm_defaults: Optional[StrictStr] = None
-    status_id: Optional[StrictInt] = None
+    status_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     timestamp: Optional[StrictStr] = Field(default=None, description="Creation time (UTC, ISO 8601); set by the server")
     use_pending_failed: Optional[StrictBool] = None
     user: StrictStr = Field(description="User that created the workflow")

@@ -17,7 +17,7 @@ import pprint
 import re  # noqa: F401
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from typing import Optional, Set
@@ -29,10 +29,10 @@ class WorkflowStatusModel(BaseModel):
     WorkflowStatusModel
     """ # noqa: E501
     has_detected_need_to_run_completion_script: Optional[StrictBool] = None
-    id: Optional[StrictInt] = None
+    id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     is_archived: Optional[StrictBool] = None
     is_canceled: StrictBool
-    run_id: Annotated[int, Field(strict=True, ge=1)]
+    run_id: Annotated[int, Field(le=2147483647, strict=True, ge=1)]
     __properties: ClassVar[List[str]] = ["has_detected_need_to_run_completion_script", "id", "is_archived", "is_canceled", "run_id"]
 
     model_config = ConfigDict(

@@ -1,0 +1,79 @@
+"""``torc workflows create``: every spec format, dry runs, and spec errors as one line."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import UPSTREAM_SPECS
+
+DIAMONDS = [UPSTREAM_SPECS / "yaml/diamond_workflow.yaml", UPSTREAM_SPECS / "json/diamond_workflow.json5", UPSTREAM_SPECS / "kdl/diamond_workflow.kdl"]
+
+#: Every upstream example must create a workflow (tests/data/specs/upstream, copied from upstream).
+UPSTREAM_EXAMPLES = sorted(
+    path for folder in ("yaml", "json", "subgraphs", "kdl") for path in (UPSTREAM_SPECS / folder).iterdir()
+)
+
+
+@pytest.mark.parametrize("spec", DIAMONDS, ids=lambda p: p.suffix)
+def test_create_from_each_format(torc, api, spec):
+    created = torc.json("workflows", "create", spec)
+    assert created["num_jobs"] == 4 and created["num_files"] == 6 and created["name"] == "diamond_workflow"
+    wf = created["workflow_id"]
+    assert sorted(job.name for job in api.iter_jobs(wf)) == ["postprocess", "preprocess", "work1", "work2"]
+    assert {Path(f.path).name for f in api.iter_files(wf)} == {f"f{i}.json" for i in range(1, 7)}
+
+
+def test_create_prints_the_new_id_and_takes_a_user(torc, api):
+    line = torc("workflows", "create", DIAMONDS[0], "--user", "alice").stdout.strip()
+    (workflow,) = api.iter_workflows()
+    assert line == f"Created workflow {workflow.id} (diamond_workflow) with 4 jobs"
+    assert workflow.user == "alice"
+
+
+@pytest.mark.parametrize("spec", DIAMONDS, ids=lambda p: p.suffix)
+def test_dry_run_validates_and_creates_nothing(torc, api, spec):
+    summary = torc.json("workflows", "create", spec, "--dry-run")
+    assert summary["dry_run"] is True
+    assert (summary["jobs"], summary["explicit_edges"], summary["implicit_edges"], summary["files"]) == (4, 0, 4, 6)
+    table = torc("workflows", "create", spec, "--dry-run").stdout
+    assert "implicit_edges" in table and "jobs" in table
+    assert list(api.iter_workflows()) == []
+
+
+def test_dry_run_needs_no_server(torc):
+    torc("workflows", "create", DIAMONDS[0], "--dry-run", url="http://127.0.0.1:9/torc-service/v1")
+
+
+def test_spec_error_is_one_line_naming_file_job_and_field(torc, api, tmp_path):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("name: broken\njobs:\n  - name: a\n    command: echo a\n  - name: b\n    command: echo b\n    depends_on: [nope]\n")
+    result = torc("workflows", "create", spec, expect_exit=1)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert str(spec) in lines[0] and "job 'b'" in lines[0] and "jobs[1].depends_on" in lines[0] and "nope" in lines[0]
+    assert result.stdout == ""
+    torc("workflows", "create", spec, "--dry-run", expect_exit=1)
+    assert list(api.iter_workflows()) == []
+
+
+@pytest.mark.parametrize("problem", ["missing.yaml", "spec.txt"])
+def test_unreadable_spec_is_one_line(torc, problem):
+    result = torc("workflows", "create", problem, expect_exit=1)
+    assert len(result.stderr.strip().splitlines()) == 1 and problem in result.stderr
+
+
+def test_progress_only_on_a_terminal(torc, monkeypatch):
+    """Piped (as here) the output is just the result; on a terminal the steps are shown."""
+    quiet = torc("workflows", "create", DIAMONDS[0])
+    assert quiet.stderr == ""
+    monkeypatch.setattr("torc.cli.output.stderr_is_terminal", lambda: True)
+    chatty = torc("workflows", "create", DIAMONDS[0])
+    assert "Loading" in chatty.stderr and "Uploading 4 jobs" in chatty.stderr
+    assert chatty.stdout.startswith("Created workflow")
+
+
+@pytest.mark.parametrize("spec", UPSTREAM_EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_upstream_example_creates(torc, api, spec):
+    created = torc.json("workflows", "create", spec)
+    assert created["num_jobs"] > 0
+    assert api.jobs.list_jobs(created["workflow_id"], limit=0).total_count == created["num_jobs"]

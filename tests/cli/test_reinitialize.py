@@ -1,0 +1,136 @@
+"""``torc workflows reinitialize`` reruns exactly what changed, and everything downstream of it.
+
+The workflow is tests/data/specs/cli/two_pipelines.yaml: raw_a → clean_a → stats_a → report ←
+stats_b ← clean_b ← raw_b, and archive_b depends on clean_b. Jobs are driven like a worker would
+(tests/cli/worker.py) in the test's temporary directory, where the file paths point.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import CLI_SPECS
+from tests.cli.worker import run_ready_jobs, statuses
+from torc.openapi_client.models import JobModel
+
+ALL_JOBS = {"clean_a", "stats_a", "clean_b", "stats_b", "report", "archive_b"}
+
+
+def started_workflow(torc, inputs=("raw_a", "raw_b")) -> int:
+    """Write the input files, create the workflow and initialize it."""
+    Path("data").mkdir(exist_ok=True)
+    for name in inputs:
+        Path(f"data/{name}.txt").write_text(name)
+    wf = torc.create(CLI_SPECS / "two_pipelines.yaml")
+    torc("workflows", "initialize", wf, "--ignore-missing-data")
+    return wf
+
+
+def completed_workflow(torc, api, record_output_mtimes=False) -> int:
+    """A workflow whose jobs all completed once."""
+    wf = started_workflow(torc)
+    assert set(run_ready_jobs(api, wf, record_output_mtimes=record_output_mtimes)) == ALL_JOBS
+    return wf
+
+
+def touch(path: str, seconds_later: float = 10) -> None:
+    """Move a file's modification time forward, as editing it would."""
+    mtime = os.stat(path).st_mtime + seconds_later
+    os.utime(path, (mtime, mtime))
+
+
+def rerun_names(outcome: dict) -> set[str]:
+    return {job["name"] for job in outcome["jobs"]}
+
+
+@pytest.mark.parametrize("worker_records_mtimes", [False, True], ids=["plain-worker", "worker-records-mtimes"])
+def test_touched_input_reruns_its_readers_and_their_dependents(torc, api, worker_records_mtimes):
+    wf = completed_workflow(torc, api, worker_records_mtimes)
+
+    unchanged = torc.json("workflows", "reinitialize", wf)
+    assert unchanged["jobs"] == [] and unchanged["run_id"] == 2
+    assert run_ready_jobs(api, wf) == []
+
+    touch("data/raw_a.txt")
+    planned = torc.json("workflows", "reinitialize", wf, "--dry-run")
+    assert planned["dry_run"] is True
+    assert rerun_names(planned) == {"clean_a", "stats_a", "report"}
+    assert {f["path"]: f["change"] for f in planned["files"]}["data/raw_a.txt"] == "modified"
+    assert set(statuses(api, wf).values()) == {"completed"}, "a dry run changes nothing"
+    assert api.workflows.get_workflow_status(wf).run_id == 2
+
+    table = torc("workflows", "reinitialize", wf).stdout
+    assert "data/raw_a.txt  modified" in table and "started run 3" in table
+    assert statuses(api, wf) == {
+        "clean_a": "ready", "stats_a": "blocked", "report": "blocked",
+        "clean_b": "completed", "stats_b": "completed", "archive_b": "completed",
+    }
+    assert run_ready_jobs(api, wf, record_output_mtimes=worker_records_mtimes) == ["clean_a", "stats_a", "report"]
+
+    # The rerun rewrote clean_a, stats_a and report: that is not a change to rerun for again.
+    again = torc.json("workflows", "reinitialize", wf)
+    assert again["jobs"] == [] and again["run_id"] == 4
+
+
+def test_deleted_output_reruns_its_producer_and_dependents(torc, api):
+    wf = completed_workflow(torc, api)
+    Path("out/stats_b.txt").unlink()
+
+    planned = torc.json("workflows", "reinitialize", wf, "--dry-run")
+    reasons = {job["name"]: job["reason"] for job in planned["jobs"]}
+    assert reasons == {"stats_b": "output file out/stats_b.txt is missing", "report": "downstream of stats_b"}
+
+    torc("workflows", "reinitialize", wf)
+    assert statuses(api, wf) == {
+        "clean_a": "completed", "stats_a": "completed", "clean_b": "completed", "archive_b": "completed",
+        "stats_b": "ready", "report": "blocked",
+    }
+    assert run_ready_jobs(api, wf) == ["stats_b", "report"]
+    assert Path("out/stats_b.txt").exists()
+
+
+def test_new_input_file_reruns_its_readers(torc, api):
+    """An input absent at initialize (null st_mtime) that appears later counts as changed."""
+    wf = started_workflow(torc, inputs=["raw_a"])
+    run_ready_jobs(api, wf, outcomes={"clean_b": "failed"})
+    assert statuses(api, wf)["clean_b"] == "failed"
+
+    Path("data/raw_b.txt").write_text("b")
+    outcome = torc.json("workflows", "reinitialize", wf)
+    assert rerun_names(outcome) == {"clean_b", "stats_b", "archive_b", "report"}
+    assert {f["path"]: f["change"] for f in outcome["files"]}["data/raw_b.txt"] == "appeared"
+    assert run_ready_jobs(api, wf) == ["clean_b", "stats_b", "archive_b", "report"]
+
+
+def test_changed_command_reruns_the_job(torc, api):
+    wf = completed_workflow(torc, api)
+    job = next(j for j in api.iter_jobs(wf, include_relationships=True) if j.name == "archive_b")
+    changed = JobModel.from_dict({**job.to_dict(), "command": "archive b --compress"})
+    api.jobs.update_job(job.id, changed)
+
+    outcome = torc.json("workflows", "reinitialize", wf)
+    assert [(j["name"], j["reason"]) for j in outcome["jobs"]] == [("archive_b", "command, dependencies or input user data changed")]
+    assert run_ready_jobs(api, wf) == ["archive_b"]
+
+
+def test_refused_while_jobs_run(torc, api):
+    wf = started_workflow(torc)
+    api.workflows.claim_next_jobs(wf, limit=1)
+
+    result = torc("workflows", "reinitialize", wf, expect_exit=1)
+    assert "1 pending or running jobs" in result.stderr and "--force" in result.stderr
+    assert api.workflows.get_workflow_status(wf).run_id == 1
+    torc("workflows", "reinitialize", wf, "--dry-run")  # looking is always allowed
+
+
+def test_reset_failed_jobs_and_reinitialize(torc, api):
+    wf = started_workflow(torc)
+    run_ready_jobs(api, wf, outcomes={"clean_b": "failed"})
+    assert statuses(api, wf)["clean_b"] == "failed" and statuses(api, wf)["report"] == "canceled"
+
+    outcome = torc.json("workflows", "reset-status", wf, "--failed-only", "--reinitialize")
+    assert outcome["reset_type"] == "failed_only" and outcome["num_reset_jobs"] == 4
+    assert rerun_names(outcome["reinitialized"]) == {"clean_b", "stats_b", "archive_b", "report"}
+    assert statuses(api, wf)["clean_a"] == "completed" and statuses(api, wf)["clean_b"] == "ready"
+    assert run_ready_jobs(api, wf) == ["clean_b", "stats_b", "archive_b", "report"]

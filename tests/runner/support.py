@@ -1,0 +1,56 @@
+"""Helpers for worker tests: create workflows through the client, run ``torc run`` as a user would."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from torc.client import make_api
+from torc.openapi_client.models import WorkflowSpecRecords
+
+
+def create_workflow(api_url: str, jobs: list[dict], **sections) -> int:
+    """Create and initialize a workflow from expanded-spec records; return its id."""
+    api = make_api(api_url)
+    records = {"workflow": {"name": "test", "user": "tester", **sections.pop("workflow", {})}, "jobs": jobs, **sections}
+    wf = api.workflows.create_workflow_from_spec(WorkflowSpecRecords.from_dict(records)).workflow.id
+    api.workflows.initialize_jobs(wf)
+    return wf
+
+
+def torc_command(api_url: str, *args) -> list[str]:
+    return [sys.executable, "-m", "torc.cli.main", "--url", api_url, *map(str, args)]
+
+
+def run_torc(api_url: str, *args, cwd, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        torc_command(api_url, *args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+def jobs_by_name(api_url: str, wf: int) -> dict:
+    return {job.name: job for job in make_api(api_url).iter_jobs(wf)}
+
+
+def results_by_job(api_url: str, wf: int, **filters) -> dict:
+    return {r.job_id: r for r in make_api(api_url).iter_results(wf, **filters)}
+
+
+def intervals(api_url: str, wf: int) -> dict[str, tuple[float, float]]:
+    """Job name → (start, end) epoch seconds, from each latest result's completion time and run time."""
+    names = {job.id: job.name for job in make_api(api_url).iter_jobs(wf)}
+    spans = {}
+    for result in make_api(api_url).iter_results(wf):
+        end = dt.datetime.fromisoformat(result.completion_time).timestamp()
+        spans[names[result.job_id]] = (end - result.exec_time_minutes * 60, end)
+    return spans
+
+
+def max_overlap(spans) -> int:
+    """Largest number of intervals that are open at the same moment."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    best = current = 0
+    for _, delta in events:
+        current += delta
+        best = max(best, current)
+    return best

@@ -1,0 +1,186 @@
+"""``torc run`` against a real server: real processes, real resource packing, real signals."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.runner.support import (
+    create_workflow,
+    intervals,
+    jobs_by_name,
+    max_overlap,
+    results_by_job,
+    run_torc,
+    torc_command,
+)
+from tests.support.servers import ServerProcess
+from torc.client import make_api
+
+FAST = ["--poll-interval", "0.2", "--idle-timeout", "5"]
+
+
+def job(name, command, **extra):
+    return {"name": name, "command": command, **extra}
+
+
+def test_diamond_and_fan_out_fan_in_complete(api_url, tmp_path):
+    jobs = [
+        job("prep", "echo prep > prep.txt", output_files=["prep"]),
+        *[job(f"work{i}", f"cat prep.txt > work{i}.txt && echo {i} >> work{i}.txt", input_files=["prep"], output_files=[f"work{i}"]) for i in range(6)],
+        job("join", "cat work*.txt > joined.txt", input_files=[f"work{i}" for i in range(6)], output_files=["joined"]),
+    ]
+    files = [{"name": "prep", "path": "prep.txt"}, {"name": "joined", "path": "joined.txt"}, *[{"name": f"work{i}", "path": f"work{i}.txt"} for i in range(6)]]
+    wf = create_workflow(api_url, jobs, files=files)
+    run = run_torc(api_url, "run", wf, "--num-cpus", 4, "--memory-gb", 4, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert {j.status for j in jobs_by_name(api_url, wf).values()} == {"completed"}
+    assert (tmp_path / "joined.txt").read_text().count("prep") == 6
+    spans = intervals(api_url, wf)
+    assert all(spans["prep"][1] <= spans[f"work{i}"][0] + 0.05 for i in range(6))
+    assert all(spans[f"work{i}"][1] <= spans["join"][0] + 0.05 for i in range(6))
+    stdio = sorted(p.name for p in (tmp_path / "out" / "job_stdio").iterdir())
+    assert f"job_wf{wf}_j{jobs_by_name(api_url, wf)['join'].id}_r1_a1.o" in stdio
+
+
+def test_packing_respects_cpus_and_memory(api_url, tmp_path):
+    rr = [{"name": "two_cpus", "num_cpus": 2, "memory": "1g"}, {"name": "big_mem", "num_cpus": 1, "memory": "3g"}]
+    jobs = [job(f"c{i}", "sleep 0.6", resource_requirements="two_cpus") for i in range(6)]
+    jobs += [job(f"m{i}", "sleep 0.6", resource_requirements="big_mem") for i in range(4)]
+    wf = create_workflow(api_url, jobs, resource_requirements=rr)
+    run = run_torc(api_url, "run", wf, "--num-cpus", 4, "--memory-gb", 6.5, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    spans = intervals(api_url, wf)
+    # 4 CPUs fit two 2-CPU jobs; 6.5 GB fit two 3 GB jobs (and never two of each).
+    assert max_overlap([spans[f"c{i}"] for i in range(6)]) <= 2
+    assert max_overlap([spans[f"m{i}"] for i in range(4)]) <= 2
+    assert max_overlap(spans.values()) >= 2, "jobs were never packed together"
+    for t in sorted(s for s, _ in spans.values()):
+        running = [n for n, (s, e) in spans.items() if s <= t + 1e-3 < e]
+        cpus = sum(2 if n.startswith("c") else 1 for n in running)
+        memory = sum(1 if n.startswith("c") else 3 for n in running)
+        assert cpus <= 4 and memory <= 6.5, running
+
+
+def test_gpu_pinning_with_a_fake_nvidia_smi(api_url, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "nvidia-smi"
+    fake.write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
+    fake.chmod(0o755)
+    rr = [{"name": "gpu", "num_cpus": 1, "num_gpus": 1, "memory": "1m"}]
+    jobs = [job(f"g{i}", "echo \"$CUDA_VISIBLE_DEVICES $(date +%s.%N)\" > gpu_$TORC_JOB_NAME.txt; sleep 0.5", resource_requirements="gpu") for i in range(4)]
+    jobs.append(job("cpu_only", "echo \"[$CUDA_VISIBLE_DEVICES]\" > cpu_only.txt"))
+    wf = create_workflow(api_url, jobs, resource_requirements=rr)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    run = run_torc(api_url, "run", wf, "--num-cpus", 8, "--memory-gb", 8, "-o", tmp_path / "out", *FAST, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    node = next(make_api(api_url).iter_compute_nodes(wf))
+    assert node.num_gpus == 2
+    spans = intervals(api_url, wf)
+    assigned = {f"g{i}": (tmp_path / f"gpu_g{i}.txt").read_text().split()[0] for i in range(4)}
+    assert set(assigned.values()) <= {"0", "1"}
+    for a in assigned:
+        for b in assigned:
+            overlap = a < b and spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]
+            if overlap:
+                assert assigned[a] != assigned[b], f"{a} and {b} ran together on GPU {assigned[a]}"
+    assert max_overlap([spans[f"g{i}"] for i in range(4)]) == 2
+    assert (tmp_path / "cpu_only.txt").read_text().strip() == "[]"
+
+
+def test_failure_handler_retries_with_recovery_script(api_url, tmp_path):
+    handler = {"name": "flaky", "rules": [{"exit_codes": [75], "max_retries": 2, "recovery_script": "echo $TORC_RETURN_CODE >> recovered.txt"}]}
+    jobs = [
+        job("flaky", 'if [ "$TORC_ATTEMPT_ID" -lt 3 ]; then exit 75; fi; echo ok', failure_handler="flaky"),
+        job("hopeless", "exit 75", failure_handler="flaky"),
+        job("other_code", "exit 3", failure_handler="flaky"),
+    ]
+    wf = create_workflow(api_url, jobs, failure_handlers=[handler])
+    run = run_torc(api_url, "run", wf, "--num-cpus", 2, "--memory-gb", 2, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    by_name = jobs_by_name(api_url, wf)
+    assert by_name["flaky"].status == "completed" and by_name["flaky"].attempt_id == 3
+    assert by_name["hopeless"].status == "failed" and by_name["hopeless"].attempt_id == 3
+    assert by_name["other_code"].status == "failed" and by_name["other_code"].attempt_id == 1
+    attempts = [r.attempt_id for r in make_api(api_url).iter_results(wf, job_id=by_name["flaky"].id, all_runs=True)]
+    assert attempts == [1, 2, 3]
+    assert (tmp_path / "recovered.txt").read_text().split() == ["75"] * 4
+
+
+def test_missing_output_fails_the_job_naming_the_file(api_url, tmp_path):
+    jobs = [job("liar", "true", output_files=["promised"]), job("after", "true", output_files=[], input_files=["promised"])]
+    wf = create_workflow(api_url, jobs, files=[{"name": "promised", "path": "promised.txt"}])
+    run = run_torc(api_url, "run", wf, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    by_name = jobs_by_name(api_url, wf)
+    assert by_name["liar"].status == "failed" and by_name["after"].status == "canceled"
+    result = results_by_job(api_url, wf)[by_name["liar"].id]
+    assert result.return_code == 1 and "promised.txt" in result.message
+
+
+def test_signal_death_and_runtime_overrun_are_reported(api_url, tmp_path):
+    rr = [{"name": "short", "num_cpus": 1, "runtime": "PT1S"}]
+    jobs = [job("killed", "kill -9 $$"), job("slow", "sleep 1.5", resource_requirements="short")]
+    wf = create_workflow(api_url, jobs, resource_requirements=rr)
+    run = run_torc(api_url, "run", wf, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    by_name = jobs_by_name(api_url, wf)
+    results = results_by_job(api_url, wf)
+    assert results[by_name["killed"].id].return_code == -9 and "SIGKILL" in results[by_name["killed"].id].message
+    slow = results[by_name["slow"].id]
+    assert slow.status == "completed" and "over its runtime" in slow.message
+
+
+def test_sigterm_terminates_running_jobs_and_closes_the_node(api_url, tmp_path):
+    jobs = [
+        job("graceful", "trap 'echo got TERM > term.txt; exit 0' TERM; sleep 60 & wait", supports_termination=True),
+        job("blunt", "sleep 60"),
+    ]
+    wf = create_workflow(api_url, jobs)
+    worker = subprocess.Popen(torc_command(api_url, "run", wf, "-o", tmp_path / "out", *FAST), cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while {j.status for j in jobs_by_name(api_url, wf).values()} != {"running"}:
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.1)
+    time.sleep(0.3)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.stderr.read()
+    by_name = jobs_by_name(api_url, wf)
+    assert by_name["graceful"].status == "terminated" and by_name["blunt"].status == "terminated"
+    assert (tmp_path / "term.txt").read_text().strip() == "got TERM"
+    results = results_by_job(api_url, wf)
+    assert results[by_name["blunt"].id].return_code == -9
+    (node,) = make_api(api_url).iter_compute_nodes(wf)
+    assert node.is_active is False and node.duration_seconds > 0
+
+
+def test_killed_worker_jobs_rerun_by_a_second_worker_exactly_once(tmp_path):
+    """SIGKILL a worker mid-job: after its lease expires a second worker reruns the job."""
+    with ServerProcess(str(tmp_path / "s.db"), extra_args=["--lost-worker-check-seconds", "0.5"]) as server:
+        url = server.api_url
+        jobs = [job("long", 'echo "start$TORC_ATTEMPT_ID" >> attempts.txt; sleep 3; echo "end$TORC_ATTEMPT_ID" >> attempts.txt'), *[job(f"quick{i}", "true") for i in range(3)]]
+        wf = create_workflow(url, jobs)
+        lease = ["--heartbeat-interval", "0.5", "--lease-seconds", "2"]
+        first = subprocess.Popen(torc_command(url, "run", wf, "--num-cpus", 1, "-o", tmp_path / "out1", *FAST, *lease), cwd=tmp_path)
+        deadline = time.monotonic() + 30
+        while jobs_by_name(url, wf)["long"].status != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        second = run_torc(url, "run", wf, "-o", tmp_path / "out2", "--poll-interval", "0.2", "--idle-timeout", "20", *lease, cwd=tmp_path, timeout=90)
+        assert second.returncode == 0, second.stderr
+        by_name = jobs_by_name(url, wf)
+        assert {j.status for j in by_name.values()} == {"completed"}
+        assert by_name["long"].attempt_id == 2
+        completed = [r for r in make_api(url).iter_results(wf, all_runs=True) if r.status == "completed"]
+        assert sorted(r.job_id for r in completed) == sorted(j.id for j in by_name.values())
+        lost = [r for r in make_api(url).iter_results(wf, all_runs=True) if r.return_code == -128]
+        assert [r.job_id for r in lost] == [by_name["long"].id]
+        # The first attempt died with its worker (the watchdog killed it); only the second ended.
+        assert (tmp_path / "attempts.txt").read_text().split() == ["start1", "start2", "end2"]

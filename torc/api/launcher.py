@@ -1,0 +1,83 @@
+"""Start a torc server as a subprocess on a free loopback port.
+
+Used by ``torc run --standalone`` (a private server for one run, on a SQLite file) and by the
+tests. The server prints ``TORC_SERVER_PORT=<port>`` first; we read it, then wait for ``/ping``.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from torc.api.base import BASE_PATH
+
+
+class ServerProcess:
+    """``torc-server run --port 0`` as a subprocess; reads the port from its first output line."""
+
+    def __init__(self, database: str, *, workers: int = 2, threads: int = 32, extra_args=(), env=None):
+        self.database = database
+        self.args = [
+            sys.executable, "-m", "torc.api.cli", "run",
+            "--host", "127.0.0.1", "--port", "0", "--database", database,
+            "--workers", str(workers), "--threads", str(threads), *extra_args,
+        ]
+        self.env = {**os.environ, **(env or {})}
+        self.process = None
+        self.port = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{BASE_PATH}"
+
+    def start(self) -> "ServerProcess":
+        # stderr goes to a file: a pipe nobody reads would block a chatty server.
+        self.log = tempfile.NamedTemporaryFile(prefix="torc-server-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.log, text=True, env=self.env)
+        first = self.process.stdout.readline().strip()
+        if not first.startswith("TORC_SERVER_PORT="):
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise RuntimeError(f"torc-server did not start: {first!r}\n{self.log_text()}")
+        self.port = int(first.split("=", 1)[1])
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/ping", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"torc-server on port {self.port} never answered /ping")
+                time.sleep(0.05)
+
+    def log_text(self) -> str:
+        with open(self.log.name, encoding="utf-8", errors="replace") as log:
+            return log.read()
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+        self.log.close()
+        return self.process.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

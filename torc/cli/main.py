@@ -1,0 +1,129 @@
+"""The ``torc`` command: global options, error handling, and the table of its subcommands.
+
+Adding a command or group is one line in :data:`COMMANDS`: ``"name": "module.path:attribute"``
+(a ``click.Command`` or ``click.Group``). Modules are imported only when their command runs (or
+for ``torc --help``), so one command's heavy imports do not slow down the others. Errors of every
+subcommand become one line on stderr and exit code 1 (see ``torc.cli.errors``).
+"""
+
+import importlib
+import logging
+import sys
+import warnings
+
+import click
+
+from torc.cli.context import CliState
+from torc.client import DEFAULT_API_URL
+
+#: Subcommands of ``torc``: name → "module:attribute". Add yours here.
+COMMANDS: dict[str, str] = {
+    "workflows": "torc.cli.workflows:workflows",
+    "jobs": "torc.cli.jobs:jobs",
+    "results": "torc.cli.records:results",
+    "events": "torc.cli.records:events",
+    "files": "torc.cli.records:files",
+    "user-data": "torc.cli.records:user_data",
+    "run": "torc.cli.run:run",
+    "reports": "torc.cli.reports:reports",
+    "plot-resources": "torc.cli.reports:plot_resources",
+}
+
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+
+
+class TorcGroup(click.Group):
+    """A group whose subcommands are imported on demand and whose failures are one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in COMMANDS:
+            module_name, attribute = COMMANDS[name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            raise  # output piped into e.g. `head`: click exits quietly
+        except Exception as exc:
+            from torc.cli.errors import as_click_exception  # imports torc.spec: only when needed
+
+            state = ctx.find_object(CliState)
+            raise as_click_exception(exc, state.url if state else None) from None
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (click's test runner swaps it per call)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def configure_logging(level: str) -> None:
+    """Log records of torc (client retries, ...) to stderr at ``level``; set up once per process."""
+    logger = logging.getLogger("torc")
+    logger.setLevel(level.upper())
+    if not any(isinstance(handler, _CurrentStderrHandler) for handler in logger.handlers):
+        handler = _CurrentStderrHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+def _warning_as_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (e.g. a newer server) as ``Warning: ...`` instead of Python's file:line form."""
+    click.echo(f"Warning: {message}", err=True)
+
+
+@click.group(cls=TorcGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--url",
+    envvar="TORC_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="URL of the torc server's API, including /torc-service/v1 (env TORC_API_URL).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output: aligned tables for people, or JSON for scripts.",
+)
+@click.option(
+    "--skip-version-check",
+    is_flag=True,
+    envvar="TORC_SKIP_VERSION_CHECK",
+    help="Do not compare the server's API version with this client's (env TORC_SKIP_VERSION_CHECK).",
+)
+@click.option(
+    "--retry-seconds",
+    type=click.FloatRange(min=0),
+    envvar="TORC_RETRY_SECONDS",
+    default=60.0,
+    show_default=True,
+    help="How long to keep retrying an unreachable or busy server (env TORC_RETRY_SECONDS; 0: no retries).",
+)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True, help="Log messages shown on stderr.")
+@click.version_option(package_name="torc")
+@click.pass_context
+def cli(ctx: click.Context, url: str, output_format: str, skip_version_check: bool, retry_seconds: float, log_level: str):
+    """torc: run workflows of many jobs on HPC systems, coordinated by a torc server."""
+    configure_logging(log_level)
+    warnings.showwarning = _warning_as_one_line
+    state = CliState(url=url, output_format=output_format, skip_version_check=skip_version_check, retry_seconds=retry_seconds)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,64 @@
+"""Kill a worker's jobs when the worker itself dies without cleaning up (SIGKILL, OOM killer).
+
+Jobs run in their own process groups so that the worker can stop them as a whole; the flip side is
+that they would outlive a worker killed with SIGKILL and keep running while the server, seeing the
+lease expire, hands their jobs to another worker. This tiny companion process closes that gap: the
+worker tells it each job's process group on a pipe, and when the pipe reaches end-of-file (the
+worker is gone, however it died) it kills every group still registered.
+
+Protocol on standard input, one line each: ``add PGID`` or ``remove PGID``.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+
+class Watchdog:
+    """The worker's side: start the companion, register and unregister job process groups."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "torc.runner.watchdog"], stdin=subprocess.PIPE, text=True, start_new_session=True
+        )
+
+    def _send(self, line: str) -> None:
+        try:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the watchdog is gone; the worker carries on without it
+
+    def add(self, pgid: int) -> None:
+        self._send(f"add {pgid}")
+
+    def remove(self, pgid: int) -> None:
+        self._send(f"remove {pgid}")
+
+    def close(self) -> None:
+        """Normal shutdown: every job was already reported, so nothing is left to kill."""
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.process.wait(timeout=10)
+
+
+def main() -> None:
+    groups: set[int] = set()
+    for line in sys.stdin:
+        command, _, value = line.strip().partition(" ")
+        if command == "add":
+            groups.add(int(value))
+        elif command == "remove":
+            groups.discard(int(value))
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+if __name__ == "__main__":
+    main()

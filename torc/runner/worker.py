@@ -1,0 +1,552 @@
+"""The worker loop: claim jobs that fit, run them, report them — the same loop everywhere.
+
+``torc run`` runs it on a laptop, ``torc slurm run-jobs`` inside an allocation and ``torc remote``
+on SSH hosts; only the :class:`~torc.runner.environment.WorkerEnvironment` differs.
+
+How it waits: every job has a waiter thread that wakes the loop when the job exits, so a finished
+job is reported (and its dependents, released by the server in the same request, are claimed) at
+once. While jobs run and resources are free, the loop also claims every ``poll_interval`` seconds
+to pick up work that other workers unblocked. When nothing runs it long-polls in a helper thread,
+so new work starts the moment it is ready and a signal is still handled immediately.
+"""
+
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torc.client import TorcApi, describe_error
+from torc.failure_rules import matching_rule, may_retry
+from torc.openapi_client.exceptions import ApiException
+from torc.openapi_client.models import ClaimActionRequest, ComputeNodeModel, ComputeNodesResources, ResultModel
+from torc.runner.environment import WorkerEnvironment
+from torc.runner.gpus import GpuPool
+from torc.runner.job_process import JobProcess
+from torc.runner.monitor import ResourceMonitor
+from torc.runner.resources import Resources
+from torc.runner.watchdog import Watchdog
+from torc.units import format_duration, parse_duration_seconds, parse_memory_bytes
+
+logger = logging.getLogger("torc.runner")
+
+#: Longest single long-poll claim while idle; bounds how long shutdown waits for it.
+IDLE_CLAIM_WAIT_SECONDS = 10.0
+
+
+@dataclass
+class RunnerConfig:
+    output_dir: Path
+    resources: Resources
+    max_parallel_jobs: int | None = None
+    poll_interval: float = 1.0
+    #: Seconds to wait for new work with nothing running (None: the workflow's setting).
+    idle_timeout: float | None = None
+    #: Epoch seconds when the worker must be done (e.g. from --time-limit); the environment's
+    #: end time applies too, whichever is earlier.
+    end_time: float | None = None
+    heartbeat_interval: float = 10.0
+    lease_seconds: float = 60.0
+    termination_grace_seconds: float = 10.0
+    kill_on_runtime_exceeded: bool = False
+    cwd: str = field(default_factory=os.getcwd)
+
+
+class StopWorker(Exception):
+    """The worker must stop (signal, end time, lost lease)."""
+
+
+class JobRunner:
+    def __init__(self, api: TorcApi, workflow_id: int, config: RunnerConfig, environment: WorkerEnvironment | None = None):
+        self.api = api
+        self.workflow_id = workflow_id
+        self.config = config
+        self.env = environment or WorkerEnvironment()
+        self.gpus = GpuPool(config.resources.gpu_ids)
+        self.running: dict[int, tuple[JobProcess, dict]] = {}  # job id → (process, reservation)
+        self.finished: list[JobProcess] = []
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.stop_reason: str | None = None
+        self.lost = False
+        self.node_id: int | None = None
+        self.executed_persistent: set[int] = set()
+        self.requirements: dict[int, object] = {}
+        self.handlers: dict[int, list] = {}
+        self.files: dict[int, object] = {}
+        self.claim_thread: threading.Thread | None = None
+        self.claimed_in_background: list = []
+        self.stats = {"completed": 0, "failed": 0, "retried": 0, "terminated": 0, "canceled": 0}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self) -> dict:
+        """Run until the workflow is complete or canceled, the worker idles out, or it must stop."""
+        self.workflow = self.api.workflows.get_workflow(self.workflow_id)
+        self.run_id = self.api.workflows.get_workflow_status(self.workflow_id).run_id
+        self.out = Path(self.config.output_dir)
+        (self.out / "job_stdio").mkdir(parents=True, exist_ok=True)
+        self.monitor = self._make_monitor()
+        self.watchdog = Watchdog()
+        self._register()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if threading.current_thread() is threading.main_thread() else {}
+        heartbeat = threading.Thread(target=self._heartbeats, name="torc-heartbeat", daemon=True)
+        heartbeat.start()
+        try:
+            self._run_actions(["on_workflow_start", "on_worker_start"])
+            self._loop()
+        finally:
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.stats
+
+    def _make_monitor(self) -> ResourceMonitor:
+        settings = json.loads(self.workflow.resource_monitor_config) if self.workflow.resource_monitor_config else {}
+        enabled = settings.get("enabled", True)
+        series = None
+        if enabled and settings.get("granularity") == "time_series":
+            label = f"{socket.gethostname()}_wf{self.workflow_id}_{os.getpid()}"
+            series = self.out / "resource_utilization" / f"resource_metrics_{label}.db"
+            series.parent.mkdir(parents=True, exist_ok=True)
+        monitor = ResourceMonitor(interval=float(settings.get("sample_interval_seconds", 5)), time_series_path=series, enabled=enabled)
+        monitor.start()
+        return monitor
+
+    def _register(self) -> None:
+        res = self.config.resources
+        node = self.api.compute_nodes.create_compute_node(
+            ComputeNodeModel(
+                workflow_id=self.workflow_id,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                start_time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                is_active=True,
+                num_cpus=res.num_cpus,
+                memory_gb=res.memory_gb,
+                num_gpus=res.num_gpus,
+                num_nodes=res.num_nodes,
+                compute_node_type=self.env.compute_node_type,
+                scheduler_config_id=self.env.scheduler_config_id(),
+                scheduler=self.env.scheduler_info() or None,
+            )
+        )
+        self.node_id = node.id
+        self.started = time.time()
+        self.api.compute_nodes.heartbeat_compute_node(self.node_id, lease_seconds=self.config.lease_seconds)
+        self.env.worker_started(self.api, self.workflow_id, self.node_id)
+        logger.info("compute node %s registered for workflow %s: %s CPUs, %.1f GB, GPUs %s", self.node_id, self.workflow_id, res.num_cpus, res.memory_gb, res.gpu_ids)
+
+    def _heartbeats(self) -> None:
+        while self.stop_reason is None:
+            time.sleep(self.config.heartbeat_interval)
+            if self.stop_reason is not None:
+                return
+            try:
+                self.api.compute_nodes.heartbeat_compute_node(self.node_id, lease_seconds=self.config.lease_seconds)
+            except ApiException as exc:
+                if exc.status == 409:
+                    logger.error("the server declared this worker lost: %s", describe_error(exc))
+                    self.lost = True
+                    self._request_stop("lease lost")
+                    return
+                logger.warning("heartbeat failed: %s", describe_error(exc))
+            except Exception as exc:  # noqa: BLE001 - keep heartbeating through outages
+                logger.warning("heartbeat failed: %s", exc)
+
+    def _on_signal(self, signum, _frame) -> None:
+        logger.warning("received %s: terminating running jobs", signal.Signals(signum).name)
+        self._request_stop(signal.Signals(signum).name)
+
+    def _request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.wake.set()
+
+    # ------------------------------------------------------------------ main loop
+
+    def _effective_end(self) -> float | None:
+        ends = [t for t in (self.config.end_time, self.env.end_time()) if t is not None]
+        if not ends:
+            return None
+        return min(ends) - (self.workflow.compute_node_expiration_buffer_seconds or 0)
+
+    def _loop(self) -> None:
+        idle_since = last_check = time.time()
+        idle_timeout = self.config.idle_timeout if self.config.idle_timeout is not None else self.workflow.compute_node_wait_for_new_jobs_seconds
+        while True:
+            self._reap()
+            end = self._effective_end()
+            if end is not None and time.time() >= end:
+                self._request_stop("end time reached")
+            if self.stop_reason is not None:
+                return
+            # Workflow state and actions: every poll interval, and whenever nothing runs.
+            if not self.running or time.time() - last_check >= self.config.poll_interval:
+                last_check = time.time()
+                state = self.api.workflows.is_workflow_complete(self.workflow_id)
+                if state.is_canceled:
+                    logger.info("workflow %s was canceled", self.workflow_id)
+                    self._terminate_all("canceled")
+                    return
+                self._run_actions(["on_jobs_ready", "on_jobs_complete", "on_workflow_complete"])
+                if state.is_complete and not self.running and not self.workflow.compute_node_ignore_workflow_completion:
+                    logger.info("workflow %s is complete", self.workflow_id)
+                    return
+            self._enforce_runtime_limits()
+            started = self._claim_and_start(end)
+            if self.running or started:
+                idle_since = time.time()
+            elif time.time() - idle_since >= idle_timeout:
+                logger.info("no work for %.0f s: exiting", idle_timeout)
+                return
+            if not started:
+                self.wake.wait(self.config.poll_interval)
+                self.wake.clear()
+
+    def _free(self) -> tuple[int, float, int]:
+        res = self.config.resources
+        with self.lock:
+            cpus = res.num_cpus - sum(r["num_cpus"] for _, r in self.running.values())
+            memory = res.memory_gb - sum(r["memory_gb"] for _, r in self.running.values())
+        return cpus, memory, self.gpus.free
+
+    def _claim_and_start(self, end: float | None) -> int:
+        """Claim what fits now; if that is nothing and nothing runs, long-poll in a helper thread."""
+        if self.claim_thread is not None:
+            if self.claim_thread.is_alive():
+                return 0
+            self.claim_thread = None
+            return self._start_jobs(self._take_background_claims())
+        remaining = None if end is None else end - time.time()
+        if remaining is not None and remaining <= 0:
+            return 0
+        if self.config.max_parallel_jobs and remaining is not None and remaining < self.workflow.compute_node_min_time_for_new_jobs_seconds:
+            return 0  # queue mode does not know job runtimes: stop claiming near the end
+        jobs = self._claim(remaining, wait=0)
+        if jobs or self.running:
+            return self._start_jobs(jobs)
+        wait = IDLE_CLAIM_WAIT_SECONDS if remaining is None else max(0.0, min(IDLE_CLAIM_WAIT_SECONDS, remaining))
+        self.claim_thread = threading.Thread(target=self._background_claim, args=(remaining, wait), name="torc-claim", daemon=True)
+        self.claim_thread.start()
+        return 0
+
+    def _background_claim(self, remaining, wait) -> None:
+        try:
+            jobs = self._claim(remaining, wait)
+        except Exception as exc:  # noqa: BLE001 - reported by the loop, which retries
+            logger.warning("claim failed: %s", describe_error(exc))
+            jobs = []
+        with self.lock:
+            self.claimed_in_background = jobs
+        self.wake.set()
+
+    def _take_background_claims(self) -> list:
+        with self.lock:
+            jobs, self.claimed_in_background = self.claimed_in_background, []
+        return jobs
+
+    def _claim(self, remaining: float | None, wait: float) -> list:
+        if self.config.max_parallel_jobs:
+            free = self.config.max_parallel_jobs - len(self.running)
+            if free <= 0:
+                return []
+            answer = self.api.workflows.claim_next_jobs(self.workflow_id, limit=free, wait_seconds=wait, compute_node_id=self.node_id)
+            return answer.jobs
+        cpus, memory, gpus = self._free()
+        if cpus <= 0 and memory <= 0:
+            return []
+        offer = ComputeNodesResources(
+            num_cpus=max(cpus, 0),
+            memory_gb=max(memory, 0.0),
+            num_gpus=gpus,
+            num_nodes=self.config.resources.num_nodes,
+            time_limit=format_duration(remaining) if remaining is not None else None,
+            scheduler_config_id=self.env.scheduler_config_id(),
+        )
+        limit = max(cpus, 1)
+        answer = self.api.workflows.claim_jobs_based_on_resources(
+            self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id
+        )
+        return answer.jobs
+
+    # ------------------------------------------------------------------ jobs
+
+    def _requirements(self, rr_id: int):
+        if rr_id not in self.requirements:
+            self.requirements[rr_id] = self.api.resource_requirements.get_resource_requirements(rr_id)
+        return self.requirements[rr_id]
+
+    def _start_jobs(self, jobs: list) -> int:
+        started = 0
+        for job in jobs:
+            if self.stop_reason is not None:
+                self._hand_back(job)
+                continue
+            try:
+                self._start(job)
+                started += 1
+            except ApiException as exc:
+                logger.warning("could not start job %s (%s): %s", job.id, job.name, describe_error(exc))
+        return started
+
+    def _hand_back(self, job) -> None:
+        """A claimed job this worker will not run goes back to ready."""
+        try:
+            self.api.jobs.manage_status_change(job.id, "ready", self.run_id)
+        except ApiException as exc:
+            logger.warning("could not hand job %s back: %s", job.id, describe_error(exc))
+
+    def _start(self, job) -> None:
+        rr = self._requirements(job.resource_requirements_id)
+        gpu_ids: list[int] = []
+        if not self.config.max_parallel_jobs and rr.num_gpus:
+            gpu_ids = self.gpus.acquire(rr.num_gpus)
+            if gpu_ids is None:  # cannot happen when the server honoured our offer
+                self._hand_back(job)
+                return
+        reservation = {
+            "num_cpus": 0 if self.config.max_parallel_jobs else rr.num_cpus,
+            "memory_gb": 0.0 if self.config.max_parallel_jobs else parse_memory_bytes(rr.memory) / 1024**3,
+            "gpu_ids": gpu_ids,
+            "runtime_s": parse_duration_seconds(rr.runtime),
+            "job": job,
+        }
+        try:
+            self.api.jobs.start_job(job.id, self.run_id, self.node_id)
+        except ApiException:
+            self.gpus.release(gpu_ids)
+            raise
+        process = JobProcess(
+            job.id,
+            job.name,
+            f"{job.invocation_script} {job.command}" if job.invocation_script else job.command,
+            self._job_env(job, gpu_ids),
+            self.config.cwd,
+            self.out / "job_stdio" / f"job_wf{self.workflow_id}_j{job.id}_r{self.run_id}_a{job.attempt_id}.o",
+            self.out / "job_stdio" / f"job_wf{self.workflow_id}_j{job.id}_r{self.run_id}_a{job.attempt_id}.e",
+        )
+        with self.lock:
+            self.running[job.id] = (process, reservation)
+        try:
+            pid = process.start(self._on_exit)
+        except OSError as exc:
+            with self.lock:
+                del self.running[job.id]
+            self.gpus.release(gpu_ids)
+            self._report(job, "failed", 127, f"could not start: {exc}", None)
+            return
+        self.watchdog.add(pid)
+        self.monitor.add_job(job.id, job.name, pid)
+        logger.info("started job %s (%s) attempt %s pid %s%s", job.id, job.name, job.attempt_id, pid, f" GPUs {gpu_ids}" if gpu_ids else "")
+
+    def _job_env(self, job, gpu_ids: list[int]) -> dict:
+        env = dict(os.environ)
+        env.update(
+            TORC_WORKFLOW_ID=str(self.workflow_id),
+            TORC_JOB_ID=str(job.id),
+            TORC_JOB_NAME=job.name,
+            TORC_API_URL=self.api.url,
+            TORC_OUTPUT_DIR=str(self.out),
+            TORC_ATTEMPT_ID=str(job.attempt_id),
+        )
+        if self.gpus.has_gpus:
+            # Jobs see only their own GPUs; a job that asked for none sees none.
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in gpu_ids)
+        return env
+
+    def _on_exit(self, process: JobProcess) -> None:
+        with self.lock:
+            self.finished.append(process)
+        self.wake.set()
+
+    def _reap(self) -> None:
+        with self.lock:
+            finished, self.finished = self.finished, []
+        for process in finished:
+            with self.lock:
+                _, reservation = self.running.pop(process.job_id)
+            self.watchdog.remove(process.pid)
+            self.gpus.release(reservation["gpu_ids"])
+            self._finish(process, reservation)
+
+    def _enforce_runtime_limits(self) -> None:
+        if not self.config.kill_on_runtime_exceeded:
+            return
+        now = time.time()
+        with self.lock:
+            over = [p for p, r in self.running.values() if r["runtime_s"] and now - p.started_at > r["runtime_s"] and p.signal_sent is None]
+        for process in over:
+            logger.warning("job %s (%s) exceeded its runtime: terminating", process.job_id, process.name)
+            process.send(signal.SIGTERM)
+
+    # ------------------------------------------------------------------ reporting
+
+    def _finish(self, process: JobProcess, reservation: dict) -> None:
+        job = reservation["job"]
+        usage = self.monitor.remove_job(job.id)
+        code = process.return_code
+        message = process.describe_end()
+        runtime_s = reservation["runtime_s"]
+        if runtime_s and process.exec_minutes * 60 > runtime_s:
+            message = "; ".join(filter(None, [message, f"ran {process.exec_minutes * 60:.0f} s, over its runtime of {runtime_s} s"]))
+        if process.signal_sent is not None and self.stop_reason is not None:
+            status = "canceled" if self.stop_reason == "canceled" else "terminated"
+        elif code == 0:
+            missing = self._missing_outputs(job)
+            if missing:
+                status, code, message = "failed", 1, f"exited 0 but output file(s) missing: {', '.join(missing)}"
+            else:
+                status = "completed"
+                self._record_output_mtimes(job)
+        else:
+            if self._retry(job, code, message, process, usage):
+                return
+            status = "pending_failed" if self.workflow.use_pending_failed else "failed"
+        self._report(job, status, code, message, usage, process.exec_minutes)
+
+    def _report(self, job, status: str, code: int, message: str | None, usage: dict | None, exec_minutes: float = 0.0) -> None:
+        result = self._result(job, status, code, message, usage, exec_minutes)
+        try:
+            self.api.jobs.complete_job(job.id, status, self.run_id, result)
+            self.stats[status if status in self.stats else "failed"] += 1
+            logger.info("job %s (%s) %s (return code %s)%s", job.id, job.name, status, code, f": {message}" if message else "")
+        except ApiException as exc:
+            logger.error("could not report job %s (%s) as %s: %s", job.id, job.name, status, describe_error(exc))
+
+    def _result(self, job, status, code, message, usage, exec_minutes) -> ResultModel:
+        usage = usage or {}
+        return ResultModel(
+            job_id=job.id,
+            workflow_id=self.workflow_id,
+            run_id=self.run_id,
+            attempt_id=job.attempt_id,
+            compute_node_id=self.node_id,
+            return_code=code,
+            exec_time_minutes=exec_minutes,
+            completion_time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            status=status,
+            message=message,
+            peak_memory_bytes=usage.get("peak_memory_bytes"),
+            avg_memory_bytes=usage.get("avg_memory_bytes"),
+            peak_cpu_percent=usage.get("peak_cpu_percent"),
+            avg_cpu_percent=usage.get("avg_cpu_percent"),
+        )
+
+    def _retry(self, job, code: int, message: str | None, process: JobProcess, usage) -> bool:
+        """Apply the job's failure handler: record the failed attempt, run recovery, retry."""
+        if not job.failure_handler_id:
+            return False
+        if job.failure_handler_id not in self.handlers:
+            self.handlers[job.failure_handler_id] = json.loads(self.api.failure_handlers.get_failure_handler(job.failure_handler_id).rules)
+        rule = matching_rule(self.handlers[job.failure_handler_id], code)
+        if not may_retry(rule, job.attempt_id):
+            return False
+        note = "; ".join(filter(None, [message, f"retrying (attempt {job.attempt_id + 1})"]))
+        self.api.results.create_result(self._result(job, "failed", code, note, usage, process.exec_minutes))
+        script = rule.get("recovery_script")
+        if script:
+            env = {**self._job_env(job, []), "TORC_RETURN_CODE": str(code)}
+            recovery = subprocess.run(["bash", "-c", script], cwd=self.config.cwd, env=env, capture_output=True, text=True)
+            if recovery.returncode != 0:
+                logger.error("recovery script of job %s failed (%s): %s", job.id, recovery.returncode, recovery.stderr.strip()[-500:])
+                self._report(job, "failed", code, f"{message or 'failed'}; recovery script exited {recovery.returncode}", usage, process.exec_minutes)
+                return True
+        self.api.jobs.retry_job(job.id, self.run_id)
+        self.stats["retried"] += 1
+        logger.info("job %s (%s) failed with %s: retried as attempt %s", job.id, job.name, code, job.attempt_id + 1)
+        return True
+
+    def _file(self, file_id: int):
+        if file_id not in self.files:
+            self.files[file_id] = self.api.files.get_file(file_id)
+        return self.files[file_id]
+
+    def _missing_outputs(self, job) -> list[str]:
+        return [self._file(f).path for f in job.output_file_ids or [] if not (Path(self.config.cwd) / self._file(f).path).exists()]
+
+    def _record_output_mtimes(self, job) -> None:
+        for file_id in job.output_file_ids or []:
+            record = self._file(file_id)
+            record.st_mtime = (Path(self.config.cwd) / record.path).stat().st_mtime
+            self.api.files.update_file(file_id, record)
+
+    # ------------------------------------------------------------------ actions
+
+    def _run_actions(self, trigger_types: list[str]) -> None:
+        try:
+            pending = self.api.workflow_actions.get_pending_actions(self.workflow_id, trigger_type=trigger_types)
+        except ApiException as exc:
+            logger.warning("could not list actions: %s", describe_error(exc))
+            return
+        for action in pending:
+            if action.id in self.executed_persistent or not self.env.can_execute(action):
+                continue
+            claim = self.api.workflow_actions.claim_action(self.workflow_id, action.id, ClaimActionRequest(compute_node_id=self.node_id))
+            if not claim.success:
+                continue
+            if action.persistent:
+                self.executed_persistent.add(action.id)
+            self._execute_action(action)
+
+    def _execute_action(self, action) -> None:
+        if action.action_type == "schedule_nodes":
+            self.env.schedule_nodes(self.api, self.workflow_id, action)
+            return
+        log_dir = self.out / "actions"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TORC_WORKFLOW_ID": str(self.workflow_id), "TORC_API_URL": self.api.url, "TORC_OUTPUT_DIR": str(self.out)}
+        for index, command in enumerate((action.action_config or {}).get("commands", [])):
+            log = log_dir / f"action_{action.id}_{action.trigger_type}_{self.node_id}_{index}.log"
+            with open(log, "wb") as out:
+                code = subprocess.run(["bash", "-c", command], cwd=self.config.cwd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+            (logger.info if code == 0 else logger.error)("action %s (%s) command %r exited %s", action.id, action.trigger_type, command, code)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _terminate_all(self, reason: str) -> None:
+        """SIGTERM to jobs that support it, SIGKILL to the others and to anything left after the grace period."""
+        self._request_stop(reason)
+        with self.lock:
+            processes = [(p, r["job"]) for p, r in self.running.values()]
+        for process, job in processes:
+            process.send(signal.SIGTERM if job.supports_termination else signal.SIGKILL)
+        deadline = time.time() + self.config.termination_grace_seconds
+        while any(p.running for p, _ in processes) and time.time() < deadline:
+            time.sleep(0.05)
+        for process, _ in processes:
+            process.send(signal.SIGKILL)
+        for process, _ in processes:
+            process.process.wait()
+        time.sleep(0.05)  # let the waiter threads queue the exits
+        self._reap()
+
+    def _shutdown(self) -> None:
+        if self.running:
+            self._terminate_all(self.stop_reason or "stopped")
+        if self.claim_thread is not None:
+            self.claim_thread.join(IDLE_CLAIM_WAIT_SECONDS + 5)
+            for job in self._take_background_claims():
+                self._hand_back(job)
+        self.monitor.stop()
+        self.watchdog.close()
+        if self.stop_reason is None:
+            self.stop_reason = "done"
+        if self.lost:
+            return
+        try:
+            self._run_actions(["on_workflow_complete", "on_worker_complete"])
+            node = self.api.compute_nodes.get_compute_node(self.node_id)
+            node.is_active = False
+            node.duration_seconds = time.time() - self.started
+            self.api.compute_nodes.update_compute_node(self.node_id, node)
+            self.env.worker_stopped(self.api, self.workflow_id)
+        except Exception as exc:  # noqa: BLE001 - shutdown must finish
+            logger.error("could not close compute node %s: %s", self.node_id, describe_error(exc))
+
