@@ -17,7 +17,7 @@ class Int64(fields.Integer):
     """An integer stored in a 64-bit (BIGINT) column, e.g. a timestamp in milliseconds or a byte count.
 
     Plain ``fields.Integer`` fields of an ``ApiSchema`` are bounded to 32 bits (see
-    ``torc.api.base.ApiSchema``); this field carries the wider 64-bit range instead.
+    ``database_safe``); this field carries the wider 64-bit range instead.
     """
 
     def __init__(self, **kwargs):

@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "run": "torc.cli.run:run",
     "reports": "torc.cli.reports:reports",
     "plot-resources": "torc.cli.reports:plot_resources",
+    "slurm": "torc.cli.slurm:slurm",
+    "submit": "torc.cli.submit:submit",
 }
 
 LOG_LEVELS = ["debug", "info", "warning", "error"]

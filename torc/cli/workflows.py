@@ -38,7 +38,7 @@ def create(state: CliState, spec: str, dry_run: bool, user: str | None):
     with progress_step(f"Preparing {len(expanded.jobs)} jobs"):
         records = workflow_ops.spec_records(expanded, user)
     with progress_step(f"Uploading {len(expanded.jobs)} jobs to {state.url}"):
-        created = state.api.workflows.create_workflow_from_spec(records)
+        created = state.api.create_workflow_from_records(records)
     workflow = created.workflow
     record = {
         "workflow_id": workflow.id,

@@ -3,7 +3,8 @@
 Table and column names follow upstream torc's schema (``torc-reference.md`` §2) so that exported
 data and SQL written against upstream keep their meaning. Everything a workflow owns references
 it with ``ON DELETE CASCADE``: deleting a workflow deletes its jobs, files, results and the rest
-in one statement.
+in one statement. Foreign keys whose column leads a composite index or primary key get no index of
+their own (``index=False``): every extra index costs each of the 100,000 rows of a bulk insert.
 
 Columns that exist only for the engine (``Job.num_blocking``, ``Job.input_hash``,
 ``ComputeNode.lease_expires_at``) are documented where they are declared.
@@ -63,7 +64,7 @@ class WorkflowStatus(BaseModel):
 class ResourceRequirements(BaseModel):
     """Memory and runtime are kept as the user wrote them and as numbers the claim query compares."""
 
-    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
+    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE", index=False)
     name = pw.TextField()
     num_cpus = pw.IntegerField(default=1)
     num_gpus = pw.IntegerField(default=0)
@@ -152,7 +153,7 @@ class Job(BaseModel):
     out-degree, no rescans); ``input_hash`` fingerprints what the job consumed when it last ran.
     """
 
-    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
+    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE", index=False)
     name = pw.TextField()
     command = pw.TextField()
     invocation_script = pw.TextField(null=True)
@@ -177,7 +178,7 @@ class Job(BaseModel):
 class JobDependsOn(BaseModel):
     """Edge ``job`` waits for ``depends_on_job``; explicit and implicit (file/user-data) edges."""
 
-    job = pw.ForeignKeyField(Job, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=False)
     depends_on_job = pw.ForeignKeyField(Job, on_delete="CASCADE")
     workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
 
@@ -195,7 +196,7 @@ class File(BaseModel):
 
 
 class JobInputFile(BaseModel):
-    job = pw.ForeignKeyField(Job, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=False)
     file = pw.ForeignKeyField(File, on_delete="CASCADE")
     workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
 
@@ -206,7 +207,7 @@ class JobInputFile(BaseModel):
 
 
 class JobOutputFile(BaseModel):
-    job = pw.ForeignKeyField(Job, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=False)
     file = pw.ForeignKeyField(File, on_delete="CASCADE")
     workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
 
@@ -226,7 +227,7 @@ class UserData(BaseModel):
 
 
 class JobInputUserData(BaseModel):
-    job = pw.ForeignKeyField(Job, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=False)
     user_data = pw.ForeignKeyField(UserData, on_delete="CASCADE")
     workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
 
@@ -237,7 +238,7 @@ class JobInputUserData(BaseModel):
 
 
 class JobOutputUserData(BaseModel):
-    job = pw.ForeignKeyField(Job, on_delete="CASCADE")
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE", index=False)
     user_data = pw.ForeignKeyField(UserData, on_delete="CASCADE")
     workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
 
@@ -250,7 +251,7 @@ class JobOutputUserData(BaseModel):
 class Result(BaseModel):
     """One attempt's outcome. ``message`` (additive) says why, e.g. which output file was missing."""
 
-    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
+    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE", index=False)
     job = pw.ForeignKeyField(Job, on_delete="CASCADE")
     run_id = pw.IntegerField()
     attempt_id = pw.IntegerField(default=1)
@@ -286,7 +287,7 @@ class WorkflowResult(BaseModel):
 class Event(BaseModel):
     """``data`` is JSON text; its ``category`` is copied into a column so lists can filter on it."""
 
-    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
+    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE", index=False)
     timestamp = pw.BigIntegerField()
     data = pw.TextField()
     category = pw.TextField(null=True)

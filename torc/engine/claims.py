@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 
 from torc.db.connection import is_sqlite, write_transaction
-from torc.db.models import Job, ResourceRequirements, Workflow
+from torc.db.models import ComputeNode, Job, ResourceRequirements, Workflow
 from torc.engine import queries
-from torc.engine.errors import Invalid
+from torc.engine.errors import Conflict, Invalid
 from torc.engine.wakeup import HUB
 from torc.status import JobStatus
 from torc.units import parse_duration_seconds
@@ -63,27 +63,41 @@ def _lock(query):
     return query if is_sqlite() else query.for_update(of=Job, skip_locked=True)
 
 
-def _take(job_ids: list[int], compute_node_id: int | None) -> list[int]:
+def _take(job_ids: list[int], compute_node_id: int | None, start: bool) -> list[int]:
+    """ready → pending (or straight to running on the compute node, when ``start``)."""
     if not job_ids:
         return []
-    changes = {"status": S.PENDING}
+    changes = {"status": S.RUNNING if start else S.PENDING}
     if compute_node_id is not None:
         changes["active_compute_node"] = compute_node_id
     Job.update(**changes).where(Job.id.in_(job_ids), Job.status == S.READY).execute()
     return job_ids
 
 
+def check_holder(workflow_id: int, compute_node_id: int | None, start: bool) -> None:
+    """Jobs can only be recorded on (and started on) an active compute node of the workflow."""
+    if compute_node_id is None:
+        if start:
+            raise Invalid("start=true needs compute_node_id: the node the jobs run on")
+        return
+    node = ComputeNode.get_or_none(ComputeNode.id == compute_node_id, ComputeNode.workflow == workflow_id)
+    if node is None:
+        raise Invalid(f"compute_node_id {compute_node_id} is not a compute node of workflow {workflow_id}")
+    if node.is_active is False:
+        raise Conflict(f"compute node {compute_node_id} is no longer active")
+
+
 def _canceled(workflow_id: int) -> bool:
     return queries.workflow_status(workflow_id).is_canceled
 
 
-def claim_next_jobs(workflow_id: int, limit: int, compute_node_id: int | None = None) -> Claim:
+def claim_next_jobs(workflow_id: int, limit: int, compute_node_id: int | None = None, start: bool = False) -> Claim:
     """The first ``limit`` ready jobs, whatever their requirements (queue mode)."""
     with write_transaction():
         if _canceled(workflow_id):
             return Claim([], "workflow is canceled")
         query = _lock(Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.READY).order_by(Job.id).limit(limit))
-        ids = _take([row[0] for row in query.tuples()], compute_node_id)
+        ids = _take([row[0] for row in query.tuples()], compute_node_id, start)
     return Claim(ids, None if ids else "no ready jobs")
 
 
@@ -94,6 +108,7 @@ def claim_by_resources(
     sort_method: str | None = None,
     strict_scheduler_match: bool = False,
     compute_node_id: int | None = None,
+    start: bool = False,
 ) -> Claim:
     """Ready jobs that fit together in the offered CPUs, memory, GPUs, nodes and time (first fit)."""
     time_limit = capacity.time_limit_seconds()
@@ -129,7 +144,7 @@ def claim_by_resources(
         if not rows:
             rows = list(_lock(ordered).tuples())
         chosen = _first_fit(rows, capacity, limit)
-        ids = _take(chosen, compute_node_id)
+        ids = _take(chosen, compute_node_id, start)
     if ids:
         return Claim(ids)
     reason = "no ready job fits the offered resources" if queries.has_ready_jobs(workflow_id) else "no ready jobs"

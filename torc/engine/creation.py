@@ -24,7 +24,8 @@ from torc.db.models import (
     WorkflowStatus,
 )
 from torc.engine.errors import Invalid
-from torc.engine.sql import bulk_insert
+from torc.engine.queries import fingerprint
+from torc.engine.sql import bulk_insert, in_chunks, refresh_statistics
 from torc.status import JobStatus
 from torc.units import parse_duration_seconds, parse_memory_bytes
 
@@ -99,6 +100,7 @@ def _check_status_on_create(job: dict) -> None:
 JOB_COLUMNS = [
     "workflow_id", "name", "command", "invocation_script", "status", "cancel_on_blocking_job_failure",
     "supports_termination", "resource_requirements_id", "scheduler_id", "failure_handler_id", "attempt_id", "num_blocking",
+    "input_hash",
 ]
 
 
@@ -120,14 +122,17 @@ def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> li
             value = job.get(name)
             values.extend(value if isinstance(value, list) else [value] if value is not None else [])
         check_references({name: model}, {name: values}, workflow_id)
+    contents = _user_data_contents({i for job in jobs for i in job.get("input_user_data_ids") or []})
     rows = []
     for job in jobs:
         _check_status_on_create(job)
+        inputs = [(i, contents.get(i)) for i in dict.fromkeys(job.get("input_user_data_ids") or [])]
         rows.append((
             workflow_id, job["name"], job["command"], job.get("invocation_script"), job.get("status", int(JobStatus.UNINITIALIZED)),
             job.get("cancel_on_blocking_job_failure", True), job.get("supports_termination", False),
             job.get("resource_requirements_id") or default_rr, job.get("scheduler_id"), job.get("failure_handler_id"),
             job.get("attempt_id", 1), 0,
+            fingerprint(job["command"], job.get("invocation_script"), dict.fromkeys(job.get("input_file_ids") or []), inputs),
         ))
     new_ids = bulk_insert("job", JOB_COLUMNS, rows, returning_ids=True)
     for attr, (join, other, _) in RELATIONSHIPS.items():
@@ -138,6 +143,13 @@ def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> li
         ]
         bulk_insert(join._meta.table_name, ["job_id", getattr(join, other).column_name, "workflow_id"], links)
     return new_ids
+
+
+def _user_data_contents(ids: set[int]) -> dict[int, str | None]:
+    contents: dict[int, str | None] = {}
+    for chunk in in_chunks(ids):
+        contents.update(UserData.select(UserData.id, UserData.data).where(UserData.id.in_(chunk)).tuples())
+    return contents
 
 
 def _insert_named(model, workflow_id: int, rows: list[dict], kind: str) -> dict[str, int]:
@@ -213,6 +225,7 @@ def create_from_records(records: dict) -> dict:
         for upstream in dict.fromkeys(_lookup(job_ids, job.get("depends_on", []), "job", job["name"]))
     ]
     bulk_insert("job_depends_on", ["job_id", "depends_on_job_id", "workflow_id"], edges)
+    refresh_statistics(len(job_ids))
 
     for action in records["actions"]:
         ids = _lookup(job_ids, action.get("job_names", []), "job", f"action {action['trigger_type']}")

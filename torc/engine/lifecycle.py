@@ -44,8 +44,11 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ep
         seed = f"SELECT id FROM job WHERE workflow_id = {database_proxy.obj.param} AND status = {int(S.UNINITIALIZED)}"
         propagation.reset_with_downstream(workflow_id, seed, (workflow_id,))
     else:
+        # Touch only rows that change: a new workflow's jobs are already uninitialized.
         Job.update(status=S.UNINITIALIZED, num_blocking=0, active_compute_node=None).where(
-            Job.workflow == workflow_id, Job.status != S.DISABLED
+            Job.workflow == workflow_id,
+            Job.status.not_in([S.DISABLED, S.UNINITIALIZED]) | (Job.num_blocking != 0) | Job.active_compute_node.is_null(False),
+            Job.status != S.DISABLED,
         ).execute()
     if clear_ephemeral_user_data:
         UserData.update(data=None).where(UserData.workflow == workflow_id, UserData.is_ephemeral == True).execute()  # noqa: E712
@@ -55,7 +58,8 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ep
         WorkflowResult.job.in_(Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED)),
     ).execute()
     ready, canceled = propagation.evaluate_uninitialized(workflow_id)
-    bulk_update("job", "input_hash", [(job_id, digest) for job_id, (_, digest) in queries.input_hashes(workflow_id).items()])
+    # Jobs created from a spec got their fingerprint at creation; others get it now.
+    bulk_update("job", "input_hash", [(job_id, digest) for job_id, (_, digest) in queries.input_hashes(workflow_id, only_missing=True).items()])
     WorkflowStatus.update(is_canceled=False, has_detected_need_to_run_completion_script=False).where(WorkflowStatus.id == status.id).execute()
     actions.reset_actions(workflow_id)
     if queries.is_complete(workflow_id):

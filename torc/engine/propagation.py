@@ -75,34 +75,39 @@ def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
 
     Returns (ready, canceled) job ids. Jobs whose upstreams all finished but one of them
     unsuccessfully are canceled when they ask for it, and the cancellation cascades.
+
+    Each job row is written once: jobs with upstream edges by one UPDATE joined to their edge
+    counts (grouped, set-based: no per-job subquery, which PostgreSQL's planner would run as a
+    scan per job on freshly loaded tables), the others by a second UPDATE.
     """
     db = database_proxy.obj
     p = db.param
-    releasing = _codes(RELEASING)
-    db.execute_sql(
-        f"""UPDATE job SET num_blocking = (
-                SELECT COUNT(*) FROM job_depends_on d JOIN job u ON u.id = d.depends_on_job_id
-                WHERE d.job_id = job.id AND u.status NOT IN ({releasing}))
-            WHERE workflow_id = {p} AND status = {int(S.UNINITIALIZED)}""",
+    uninitialized = int(S.UNINITIALIZED)
+    placed = db.execute_sql(
+        f"""UPDATE job SET
+                num_blocking = counts.blocking,
+                status = CASE
+                    WHEN counts.blocking > 0 THEN {int(S.BLOCKED)}
+                    WHEN counts.unsuccessful > 0 AND job.cancel_on_blocking_job_failure THEN {int(S.CANCELED)}
+                    ELSE {int(S.READY)} END
+            FROM (
+                SELECT d.job_id AS job_id,
+                       SUM(CASE WHEN u.status NOT IN ({_codes(RELEASING)}) THEN 1 ELSE 0 END) AS blocking,
+                       SUM(CASE WHEN u.status IN ({_codes(UNSUCCESSFUL)}) THEN 1 ELSE 0 END) AS unsuccessful
+                FROM job_depends_on d JOIN job u ON u.id = d.depends_on_job_id
+                WHERE d.workflow_id = {p} GROUP BY d.job_id) AS counts
+            WHERE job.id = counts.job_id AND job.status = {uninitialized}
+            RETURNING job.id, job.status""",
         (workflow_id,),
-    )
-    doomed = [
-        row[0]
-        for row in db.execute_sql(
-            f"""SELECT id FROM job WHERE workflow_id = {p} AND status = {int(S.UNINITIALIZED)} AND num_blocking = 0
-                AND cancel_on_blocking_job_failure = {p} AND EXISTS (
-                    SELECT 1 FROM job_depends_on d JOIN job u ON u.id = d.depends_on_job_id
-                    WHERE d.job_id = job.id AND u.status IN ({_codes(UNSUCCESSFUL)}))""",
-            (workflow_id, True),
-        ).fetchall()
-    ]
-    for chunk in in_chunks(doomed):
-        Job.update(status=S.CANCELED).where(Job.id.in_(chunk)).execute()
-    Job.update(status=S.BLOCKED).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED, Job.num_blocking > 0).execute()
-    ready = {row[0] for row in Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED).tuples()}
-    Job.update(status=S.READY).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED).execute()
-    more_ready, cascaded = release_dependents(set(), set(doomed))
-    return ready | more_ready, set(doomed) | cascaded
+    ).fetchall()
+    unconnected = db.execute_sql(
+        f"UPDATE job SET status = {int(S.READY)}, num_blocking = 0 WHERE workflow_id = {p} AND status = {uninitialized} RETURNING id",
+        (workflow_id,),
+    ).fetchall()
+    ready = {job for job, status in placed if status == S.READY} | {row[0] for row in unconnected}
+    doomed = {job for job, status in placed if status == S.CANCELED}
+    more_ready, cascaded = release_dependents(set(), doomed)
+    return ready | more_ready, doomed | cascaded
 
 
 def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -> int:

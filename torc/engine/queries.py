@@ -113,26 +113,28 @@ def missing_user_data(workflow_id: int) -> list[int]:
     return [row[0] for row in query.order_by(UserData.id).tuples()]
 
 
-def input_hashes(workflow_id: int) -> dict[int, tuple[str, str]]:
-    """job id → (name, SHA-256 of what the job consumes: command, script, upstream ids, inputs).
+def fingerprint(command: str, invocation_script: str | None, input_file_ids, input_user_data: list[tuple[int, str | None]]) -> str:
+    """SHA-256 of what a job consumes: its command line and its inputs (file ids, user-data ids
+    and contents). Dependencies on other jobs are not part of it: a job reruns because what it
+    reads changed, not because the graph around it did."""
+    text = json.dumps(
+        [command, invocation_script, sorted(input_file_ids), sorted([list(item) for item in input_user_data])],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
-    Five plain queries for the whole workflow, whatever its size.
-    """
+
+def input_hashes(workflow_id: int, only_missing: bool = False) -> dict[int, tuple[str, str]]:
+    """job id → (name, fingerprint) for the workflow's jobs (only those without a stored one if
+    ``only_missing``). Four plain queries for the whole workflow, whatever its size."""
     p = database_proxy.obj.param
-    lists: dict[str, dict[int, list]] = {key: defaultdict(list) for key in ("deps", "files", "user_data")}
-    for job, dep in sql_rows(f"SELECT job_id, depends_on_job_id FROM job_depends_on WHERE workflow_id = {p}", (workflow_id,)):
-        lists["deps"][job].append(dep)
+    files: dict[int, list] = defaultdict(list)
+    user_data: dict[int, list] = defaultdict(list)
     for job, file in sql_rows(f"SELECT job_id, file_id FROM job_input_file WHERE workflow_id = {p}", (workflow_id,)):
-        lists["files"][job].append(file)
+        files[job].append(file)
     contents = dict(sql_rows(f"SELECT id, data FROM user_data WHERE workflow_id = {p}", (workflow_id,)))
     for job, item in sql_rows(f"SELECT job_id, user_data_id FROM job_input_user_data WHERE workflow_id = {p}", (workflow_id,)):
-        lists["user_data"][job].append([item, contents.get(item)])
-    hashes = {}
-    empty: list = []
-    for job_id, name, command, script in sql_rows(f"SELECT id, name, command, invocation_script FROM job WHERE workflow_id = {p}", (workflow_id,)):
-        fingerprint = json.dumps(
-            [command, script, sorted(lists["deps"].get(job_id, empty)), sorted(lists["files"].get(job_id, empty)), sorted(lists["user_data"].get(job_id, empty))],
-            separators=(",", ":"),
-        )
-        hashes[job_id] = (name, hashlib.sha256(fingerprint.encode()).hexdigest())
-    return hashes
+        user_data[job].append((item, contents.get(item)))
+    missing = " AND input_hash IS NULL" if only_missing else ""
+    jobs = sql_rows(f"SELECT id, name, command, invocation_script FROM job WHERE workflow_id = {p}{missing}", (workflow_id,))
+    return {job_id: (name, fingerprint(command, script, files.get(job_id, ()), user_data.get(job_id, ()))) for job_id, name, command, script in jobs}

@@ -88,3 +88,14 @@ def changed_rows(cursor) -> int:
     if cursor.rowcount >= 0:
         return cursor.rowcount
     return database_proxy.obj.execute_sql("SELECT changes()").fetchone()[0]
+
+
+#: Rows written at once above which PostgreSQL's planner statistics are refreshed at once.
+ANALYZE_THRESHOLD = 10_000
+
+
+def refresh_statistics(rows_written: int) -> None:
+    """After a bulk load, let PostgreSQL's planner know the tables grew (autovacuum would only
+    notice later), so the next queries of the same request use indexes and hash joins."""
+    if rows_written >= ANALYZE_THRESHOLD and not is_sqlite():
+        database_proxy.obj.execute_sql("ANALYZE job, job_depends_on, job_input_file, job_output_file")

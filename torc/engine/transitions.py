@@ -107,7 +107,8 @@ def _put_dependents_back(job: Job) -> None:
 #: ``uninitialized`` is always allowed (with everything downstream of it).
 MANUAL_MOVES = {
     S.DISABLED: {S.UNINITIALIZED, S.BLOCKED, S.READY},
-    S.READY: {S.PENDING},
+    # A worker hands back a job it claimed (and maybe started with the claim) but will not run.
+    S.READY: {S.PENDING, S.RUNNING},
 }
 
 

@@ -187,8 +187,12 @@ class JobRunner:
                 self._request_stop("end time reached")
             if self.stop_reason is not None:
                 return
+            self._enforce_runtime_limits()
+            # Claim first: on the hot path (a job ended, its dependents are ready) that is the
+            # only request besides the completion.
+            started = self._claim_and_start(end)
             # Workflow state and actions: every poll interval, and whenever nothing runs.
-            if not self.running or time.time() - last_check >= self.config.poll_interval:
+            if not (self.running or started) or time.time() - last_check >= self.config.poll_interval:
                 last_check = time.time()
                 state = self.api.workflows.is_workflow_complete(self.workflow_id)
                 if state.is_canceled:
@@ -199,8 +203,6 @@ class JobRunner:
                 if state.is_complete and not self.running and not self.workflow.compute_node_ignore_workflow_completion:
                     logger.info("workflow %s is complete", self.workflow_id)
                     return
-            self._enforce_runtime_limits()
-            started = self._claim_and_start(end)
             if self.running or started:
                 idle_since = time.time()
             elif time.time() - idle_since >= idle_timeout:
@@ -257,7 +259,9 @@ class JobRunner:
             free = self.config.max_parallel_jobs - len(self.running)
             if free <= 0:
                 return []
-            answer = self.api.workflows.claim_next_jobs(self.workflow_id, limit=free, wait_seconds=wait, compute_node_id=self.node_id)
+            answer = self.api.workflows.claim_next_jobs(
+                self.workflow_id, limit=free, wait_seconds=wait, compute_node_id=self.node_id, start=True
+            )
             return answer.jobs
         cpus, memory, gpus = self._free()
         if cpus <= 0 and memory <= 0:
@@ -272,7 +276,7 @@ class JobRunner:
         )
         limit = max(cpus, 1)
         answer = self.api.workflows.claim_jobs_based_on_resources(
-            self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id
+            self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id, start=True
         )
         return answer.jobs
 
@@ -318,11 +322,7 @@ class JobRunner:
             "runtime_s": parse_duration_seconds(rr.runtime),
             "job": job,
         }
-        try:
-            self.api.jobs.start_job(job.id, self.run_id, self.node_id)
-        except ApiException:
-            self.gpus.release(gpu_ids)
-            raise
+        # The claim already started the job on this node (start=true): no start_job call.
         process = JobProcess(
             job.id,
             job.name,

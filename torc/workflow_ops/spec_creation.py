@@ -6,20 +6,20 @@ workflow on error).
 """
 
 from torc.client import TorcApi
-from torc.openapi_client.models import CreateWorkflowFromSpecResponse, WorkflowSpecRecords
+from torc.openapi_client.models import CreateWorkflowFromSpecResponse
 from torc.spec import ExpandedWorkflow
 
 
-def spec_records(expanded: ExpandedWorkflow, user: str | None = None) -> WorkflowSpecRecords:
+def spec_records(expanded: ExpandedWorkflow, user: str | None = None) -> dict:
     """The request body for an expanded spec; ``user`` overrides the spec's (or ``$USER``)."""
     data = expanded.to_dict()
     if user:
         data["workflow"]["user"] = user
-    return WorkflowSpecRecords.from_dict(data)
+    return data
 
 
 def create_workflow_from_spec(
     api: TorcApi, expanded: ExpandedWorkflow, user: str | None = None
 ) -> CreateWorkflowFromSpecResponse:
     """Create the workflow with all its jobs, files, user data...; returns it with record counts."""
-    return api.workflows.create_workflow_from_spec(spec_records(expanded, user))
+    return api.create_workflow_from_records(spec_records(expanded, user))

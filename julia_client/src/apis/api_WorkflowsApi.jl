@@ -52,7 +52,7 @@ const _returntypes_claim_jobs_based_on_resources_WorkflowsApi = Dict{Regex,Type}
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
-function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
+function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
     OpenAPI.validate_param("id", "claim_jobs_based_on_resources", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "claim_jobs_based_on_resources", :minimum, id, 0, false)
 
@@ -69,6 +69,7 @@ function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int6
     OpenAPI.Clients.set_param(_ctx.path, "limit", limit)  # type Int64
     OpenAPI.Clients.set_param(_ctx.query, "wait_seconds", wait_seconds; style="form", is_explode=true)  # type Float64
     OpenAPI.Clients.set_param(_ctx.query, "compute_node_id", compute_node_id; style="form", is_explode=true)  # type Int64
+    OpenAPI.Clients.set_param(_ctx.query, "start", start; style="form", is_explode=true)  # type Bool
     OpenAPI.Clients.set_param(_ctx.query, "sort_method", sort_method; style="form", is_explode=true)  # type String
     OpenAPI.Clients.set_param(_ctx.query, "strict_scheduler_match", strict_scheduler_match; style="form", is_explode=true)  # type Bool
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
@@ -84,18 +85,19 @@ Params:
 - `compute_nodes_resources`::`ComputeNodesResources` (required)
 - `wait_seconds`::`Float64`
 - `compute_node_id`::`Int64`
+- `start`::`Bool`
 - `sort_method`::`String`
 - `strict_scheduler_match`::`Bool`
 
 Return: `ClaimJobsBasedOnResourcesResponse`, `OpenAPI.Clients.ApiResponse`
 """
-function claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
-    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, _mediaType=_mediaType)
+function claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx)
 end
 
-function claim_jobs_based_on_resources(_api::WorkflowsApi, response_stream::Channel, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
-    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, _mediaType=_mediaType)
+function claim_jobs_based_on_resources(_api::WorkflowsApi, response_stream::Channel, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 
@@ -106,7 +108,7 @@ const _returntypes_claim_next_jobs_WorkflowsApi = Dict{Regex,Type}(
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
-function _oacinternal_claim_next_jobs(_api::WorkflowsApi, id::Int64; wait_seconds=nothing, compute_node_id=nothing, limit=nothing, _mediaType=nothing)
+function _oacinternal_claim_next_jobs(_api::WorkflowsApi, id::Int64; wait_seconds=nothing, compute_node_id=nothing, start=nothing, limit=nothing, _mediaType=nothing)
     OpenAPI.validate_param("id", "claim_next_jobs", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "claim_next_jobs", :minimum, id, 0, false)
 
@@ -122,6 +124,7 @@ function _oacinternal_claim_next_jobs(_api::WorkflowsApi, id::Int64; wait_second
     OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
     OpenAPI.Clients.set_param(_ctx.query, "wait_seconds", wait_seconds; style="form", is_explode=true)  # type Float64
     OpenAPI.Clients.set_param(_ctx.query, "compute_node_id", compute_node_id; style="form", is_explode=true)  # type Int64
+    OpenAPI.Clients.set_param(_ctx.query, "start", start; style="form", is_explode=true)  # type Bool
     OpenAPI.Clients.set_param(_ctx.query, "limit", limit; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
     OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? [] : [_mediaType])
@@ -134,17 +137,18 @@ Params:
 - `id`::`Int64` (required)
 - `wait_seconds`::`Float64`
 - `compute_node_id`::`Int64`
+- `start`::`Bool`
 - `limit`::`Int64`
 
 Return: `ClaimNextJobsResponse`, `OpenAPI.Clients.ApiResponse`
 """
-function claim_next_jobs(_api::WorkflowsApi, id::Int64; wait_seconds=nothing, compute_node_id=nothing, limit=nothing, _mediaType=nothing)
-    _ctx = _oacinternal_claim_next_jobs(_api, id; wait_seconds=wait_seconds, compute_node_id=compute_node_id, limit=limit, _mediaType=_mediaType)
+function claim_next_jobs(_api::WorkflowsApi, id::Int64; wait_seconds=nothing, compute_node_id=nothing, start=nothing, limit=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_claim_next_jobs(_api, id; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, limit=limit, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx)
 end
 
-function claim_next_jobs(_api::WorkflowsApi, response_stream::Channel, id::Int64; wait_seconds=nothing, compute_node_id=nothing, limit=nothing, _mediaType=nothing)
-    _ctx = _oacinternal_claim_next_jobs(_api, id; wait_seconds=wait_seconds, compute_node_id=compute_node_id, limit=limit, _mediaType=_mediaType)
+function claim_next_jobs(_api::WorkflowsApi, response_stream::Channel, id::Int64; wait_seconds=nothing, compute_node_id=nothing, start=nothing, limit=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_claim_next_jobs(_api, id; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, limit=limit, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 

@@ -332,6 +332,7 @@ class WorkflowsApi:
         compute_nodes_resources: ComputeNodesResources,
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -360,6 +361,8 @@ class WorkflowsApi:
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
+        :param start: Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)
+        :type start: bool
         :param sort_method:
         :type sort_method: str
         :param strict_scheduler_match:
@@ -392,6 +395,7 @@ class WorkflowsApi:
             compute_nodes_resources=compute_nodes_resources,
             wait_seconds=wait_seconds,
             compute_node_id=compute_node_id,
+            start=start,
             sort_method=sort_method,
             strict_scheduler_match=strict_scheduler_match,
             _request_auth=_request_auth,
@@ -425,6 +429,7 @@ class WorkflowsApi:
         compute_nodes_resources: ComputeNodesResources,
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -453,6 +458,8 @@ class WorkflowsApi:
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
+        :param start: Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)
+        :type start: bool
         :param sort_method:
         :type sort_method: str
         :param strict_scheduler_match:
@@ -485,6 +492,7 @@ class WorkflowsApi:
             compute_nodes_resources=compute_nodes_resources,
             wait_seconds=wait_seconds,
             compute_node_id=compute_node_id,
+            start=start,
             sort_method=sort_method,
             strict_scheduler_match=strict_scheduler_match,
             _request_auth=_request_auth,
@@ -518,6 +526,7 @@ class WorkflowsApi:
         compute_nodes_resources: ComputeNodesResources,
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -546,6 +555,8 @@ class WorkflowsApi:
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
+        :param start: Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)
+        :type start: bool
         :param sort_method:
         :type sort_method: str
         :param strict_scheduler_match:
@@ -578,6 +589,7 @@ class WorkflowsApi:
             compute_nodes_resources=compute_nodes_resources,
             wait_seconds=wait_seconds,
             compute_node_id=compute_node_id,
+            start=start,
             sort_method=sort_method,
             strict_scheduler_match=strict_scheduler_match,
             _request_auth=_request_auth,
@@ -606,6 +618,7 @@ class WorkflowsApi:
         compute_nodes_resources,
         wait_seconds,
         compute_node_id,
+        start,
         sort_method,
         strict_scheduler_match,
         _request_auth,
@@ -641,6 +654,10 @@ class WorkflowsApi:
         if compute_node_id is not None:
             
             _query_params.append(('compute_node_id', compute_node_id))
+            
+        if start is not None:
+            
+            _query_params.append(('start', start))
             
         if sort_method is not None:
             
@@ -707,6 +724,7 @@ class WorkflowsApi:
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
         _request_timeout: Union[
             None,
@@ -730,6 +748,8 @@ class WorkflowsApi:
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
+        :param start: Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)
+        :type start: bool
         :param limit:
         :type limit: int
         :param _request_timeout: timeout setting for this request. If one
@@ -758,6 +778,7 @@ class WorkflowsApi:
             id=id,
             wait_seconds=wait_seconds,
             compute_node_id=compute_node_id,
+            start=start,
             limit=limit,
             _request_auth=_request_auth,
             _content_type=_content_type,
@@ -788,6 +809,7 @@ class WorkflowsApi:
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
         _request_timeout: Union[
             None,
@@ -811,6 +833,8 @@ class WorkflowsApi:
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
+        :param start: Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)
+        :type start: bool
         :param limit:
         :type limit: int
         :param _request_timeout: timeout setting for this request. If one
@@ -839,6 +863,7 @@ class WorkflowsApi:
             id=id,
             wait_seconds=wait_seconds,
             compute_node_id=compute_node_id,
+            start=start,
             limit=limit,
             _request_auth=_request_auth,
             _content_type=_content_type,
@@ -869,6 +894,7 @@ class WorkflowsApi:
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
+        start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
         _request_timeout: Union[
             None,
@@ -892,6 +918,8 @@ class WorkflowsApi:
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
+        :param start: Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)
+        :type start: bool
         :param limit:
         :type limit: int
         :param _request_timeout: timeout setting for this request. If one
@@ -920,6 +948,7 @@ class WorkflowsApi:
             id=id,
             wait_seconds=wait_seconds,
             compute_node_id=compute_node_id,
+            start=start,
             limit=limit,
             _request_auth=_request_auth,
             _content_type=_content_type,
@@ -945,6 +974,7 @@ class WorkflowsApi:
         id,
         wait_seconds,
         compute_node_id,
+        start,
         limit,
         _request_auth,
         _content_type,
@@ -977,6 +1007,10 @@ class WorkflowsApi:
         if compute_node_id is not None:
             
             _query_params.append(('compute_node_id', compute_node_id))
+            
+        if start is not None:
+            
+            _query_params.append(('start', start))
             
         if limit is not None:
             

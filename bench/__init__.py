@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (they assert nothing): ``python -m bench --help``."""

@@ -1,0 +1,14 @@
+#!/bin/bash
+# A torc allocation: one worker that claims and runs the jobs of workflow {{ workflow_id }}.
+# Rendered by torc from slurm_templates/default.sh. To use your own template, copy this file and
+# point the scheduler's `template` (or TORC_SLURM_TEMPLATE) at it. Placeholders:
+#   sbatch_directives  the #SBATCH lines (must stay before any command)
+#   environment        `export` lines torc's worker needs
+#   worker_command     the command that runs the worker (already shell-quoted)
+#   workflow_id, job_name, output_dir, url   (already shell-quoted where they are strings)
+{{ sbatch_directives }}
+
+# Site setup (modules, conda environments, ...) goes here in a custom template.
+{{ environment }}
+
+{{ worker_command }}

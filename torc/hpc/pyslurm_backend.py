@@ -1,0 +1,5 @@
+"""Placeholder, filled in below."""
+
+
+def usable() -> bool:
+    return False
