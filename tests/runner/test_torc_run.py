@@ -184,3 +184,26 @@ def test_killed_worker_jobs_rerun_by_a_second_worker_exactly_once(tmp_path):
         assert [r.job_id for r in lost] == [by_name["long"].id]
         # The first attempt died with its worker (the watchdog killed it); only the second ended.
         assert (tmp_path / "attempts.txt").read_text().split() == ["start1", "start2", "end2"]
+
+
+def test_workflow_actions_run_once_or_on_every_worker(api_url, tmp_path):
+    """Two workers: non-persistent actions run exactly once, worker actions on each worker."""
+    def action(trigger, command, **extra):
+        return {"trigger_type": trigger, "action_type": "run_commands", "action_config": {"commands": [command]}, **extra}
+
+    jobs = [job("first", "sleep 0.3"), job("second", "true", depends_on=["first"])]
+    actions = [
+        action("on_workflow_start", "echo start >> start.txt"),
+        action("on_worker_start", "echo $$ >> worker_start.txt", persistent=True),
+        action("on_jobs_ready", "echo ready >> second_ready.txt", job_names=["second"]),
+        action("on_workflow_complete", "echo done >> complete.txt"),
+        action("on_worker_complete", "echo bye >> worker_complete.txt", persistent=True),
+    ]
+    wf = create_workflow(api_url, jobs, actions=actions)
+    command = torc_command(api_url, "run", wf, "--poll-interval", "0.2", "--idle-timeout", "3")
+    workers = [subprocess.Popen([*command, "-o", tmp_path / f"out{i}"], cwd=tmp_path, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for worker in workers:
+        assert worker.wait(timeout=60) == 0, worker.stderr.read()
+    assert {j.status for j in jobs_by_name(api_url, wf).values()} == {"completed"}
+    for name, count in [("start.txt", 1), ("second_ready.txt", 1), ("complete.txt", 1), ("worker_start.txt", 2), ("worker_complete.txt", 2)]:
+        assert len((tmp_path / name).read_text().split()) == count, name

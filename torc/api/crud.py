@@ -109,7 +109,9 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
             query = crud.model.select().where(crud.model.workflow == args["workflow_id"])
             if crud.filters:
                 query = crud.filters(query, args)
-            return paginate(query, args, crud.model, crud.decorate)
+            # Lists with an include_relationships switch (jobs) attach them only when asked.
+            decorate = crud.decorate if args.get("include_relationships", True) else None
+            return paginate(query, args, crud.model, decorate)
 
     if "delete_all" in ops:
 

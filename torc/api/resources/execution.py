@@ -1,7 +1,9 @@
 """Execution endpoints: initialize, claim, start, complete, retry, reset, cancel.
 
 Thin HTTP wrappers over ``torc.engine``: they parse the request, call one engine function inside
-one write transaction, and shape the answer. Claims take two additive query parameters:
+one write transaction, and shape the answer. The job returned by start/complete/retry/status
+changes omits the relationship id lists (five more queries on the hottest path); claims include
+them, and ``get_job`` always does. Claims take two additive query parameters:
 ``wait_seconds`` (long poll: wait for work instead of returning empty) and ``compute_node_id``
 (record the claiming worker so its jobs can be recovered if it dies).
 """
@@ -286,9 +288,7 @@ def claim_jobs_based_on_resources(resources, args, id, limit):
 @job_blp.alt_response(409, description="The job is not pending, or run_id is not current")
 @job_blp.doc(operationId="start_job", summary="pending → running on a compute node.")
 def start_job(id, run_id, compute_node_id):
-    job = _in_transaction(transitions.start_job, id, run_id, compute_node_id)
-    attach_relationships([job])
-    return job
+    return _in_transaction(transitions.start_job, id, run_id, compute_node_id)
 
 
 @job_blp.route("/jobs/<int:id>/complete_job/<string:status>/<int:run_id>", methods=["POST"], endpoint="complete_job")
@@ -301,9 +301,7 @@ def start_job(id, run_id, compute_node_id):
     summary="Record a job's result and final status; dependents are released (or canceled) at once.",
 )
 def complete_job(result, id, status, run_id):
-    job = _in_transaction(transitions.complete_job, id, _status(status), run_id, result)
-    attach_relationships([job])
-    return job
+    return _in_transaction(transitions.complete_job, id, _status(status), run_id, result)
 
 
 @job_blp.route("/jobs/<int:id>/manage_status_change/<string:status>/<int:run_id>", methods=["PUT"], endpoint="manage_status_change")
@@ -312,9 +310,7 @@ def complete_job(result, id, status, run_id):
 @job_blp.alt_response(409, description="The change is not allowed from the job's status")
 @job_blp.doc(operationId="manage_status_change", summary="Manual non-final status change (disable, hand back, reset).")
 def manage_status_change(id, status, run_id):
-    job = _in_transaction(transitions.manage_status_change, id, _status(status), run_id)
-    attach_relationships([job])
-    return job
+    return _in_transaction(transitions.manage_status_change, id, _status(status), run_id)
 
 
 @job_blp.route("/jobs/<int:id>/retry/<int:run_id>", methods=["POST"], endpoint="retry_job")
@@ -324,6 +320,4 @@ def manage_status_change(id, status, run_id):
 @job_blp.alt_response(409, description="No retries left, or the job cannot be retried from its status")
 @job_blp.doc(operationId="retry_job", summary="Send a job back to ready with the next attempt id.")
 def retry_job(args, id, run_id):
-    job = _in_transaction(transitions.retry_job, id, run_id, args.get("max_retries"))
-    attach_relationships([job])
-    return job
+    return _in_transaction(transitions.retry_job, id, run_id, args.get("max_retries"))
