@@ -207,3 +207,21 @@ def test_workflow_actions_run_once_or_on_every_worker(api_url, tmp_path):
     assert {j.status for j in jobs_by_name(api_url, wf).values()} == {"completed"}
     for name, count in [("start.txt", 1), ("second_ready.txt", 1), ("complete.txt", 1), ("worker_start.txt", 2), ("worker_complete.txt", 2)]:
         assert len((tmp_path / name).read_text().split()) == count, name
+
+
+def test_time_limit_claims_only_jobs_that_fit_and_terminates_at_the_end(api_url, tmp_path):
+    rr = [{"name": "short", "num_cpus": 1, "runtime": "PT2S"}, {"name": "long", "num_cpus": 1, "runtime": "PT5M"}]
+    jobs = [
+        job("fits", "true", resource_requirements="short"),
+        job("too_long", "true", resource_requirements="long"),
+        job("overruns", "sleep 60", resource_requirements="short"),
+    ]
+    wf = create_workflow(api_url, jobs, resource_requirements=rr, workflow={"compute_node_expiration_buffer_seconds": 0})
+    started = time.monotonic()
+    run = run_torc(api_url, "run", wf, "--time-limit", "PT4S", "--termination-grace", "1", "-o", tmp_path / "out", "--poll-interval", "0.2", "--idle-timeout", "30", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - started < 20, "the worker did not stop at its time limit"
+    by_name = jobs_by_name(api_url, wf)
+    assert by_name["fits"].status == "completed"
+    assert by_name["too_long"].status == "ready", "a 5-minute job was claimed with 4 s left"
+    assert by_name["overruns"].status == "terminated"
