@@ -39,4 +39,7 @@ pg_isready -h 127.0.0.1 -p 5432
 
 # sshd: the remote-worker tests start their own sshd instances on loopback.
 bash tests/remote/install_sshd.sh
+
+# Slurm: a real one-node cluster (slurmctld + slurmd on this machine) for tests/slurm.
+bash tests/slurm/start_local_slurm.sh
 log "ready"

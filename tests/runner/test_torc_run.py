@@ -168,9 +168,10 @@ def test_killed_worker_jobs_rerun_by_a_second_worker_exactly_once(tmp_path):
         lease = ["--heartbeat-interval", "0.5", "--lease-seconds", "2"]
         first = subprocess.Popen(torc_command(url, "run", wf, "--num-cpus", 1, "-o", tmp_path / "out1", *FAST, *lease), cwd=tmp_path)
         deadline = time.monotonic() + 30
-        while jobs_by_name(url, wf)["long"].status != "running":
+        attempts = tmp_path / "attempts.txt"
+        while not (attempts.exists() and "start1" in attempts.read_text()):  # the job really started
             assert time.monotonic() < deadline
-            time.sleep(0.1)
+            time.sleep(0.05)
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
         second = run_torc(url, "run", wf, "-o", tmp_path / "out2", "--poll-interval", "0.2", "--idle-timeout", "20", *lease, cwd=tmp_path, timeout=90)

@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "plot-resources": "torc.cli.reports:plot_resources",
     "slurm": "torc.cli.slurm:slurm",
     "submit": "torc.cli.submit:submit",
+    "submit-slurm": "torc.cli.submit:submit_slurm",
+    "hpc": "torc.cli.hpc:hpc",
 }
 
 LOG_LEVELS = ["debug", "info", "warning", "error"]

@@ -82,6 +82,49 @@ def split_launch(options: dict) -> tuple[dict, dict]:
     return {k: v for k, v in options.items() if k in names}, {k: v for k, v in options.items() if k not in names}
 
 
+def plan_options(command):
+    """Options of the allocation planner: shared by ``submit-slurm`` and ``slurm generate``."""
+    options = [
+        click.option("--account", help="Slurm account to charge (default: the profile's default_account)."),
+        click.option("--hpc-profile", help="HPC profile name or file (default: the detected one; see `torc hpc list`)."),
+        click.option("--group-by", type=click.Choice(["resource-requirements", "partition"]), default="resource-requirements", show_default=True,
+                     help="One scheduler per resource requirements (and stage), or per partition (and stage)."),
+        click.option("--single-allocation", is_flag=True, help="One multi-node allocation per group, with a worker on every node."),
+        click.option("--walltime-multiplier", type=click.FloatRange(min=1), default=1.5, show_default=True, help="Walltime = longest job runtime × this (+ buffers)."),
+        click.option("--max-partition-time", help="Never request more walltime than this (Slurm time, e.g. 04:00:00)."),
+        click.option("--overwrite", is_flag=True, help="Replace the spec's own Slurm schedulers and schedule_nodes actions."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def make_plan(spec: str, account, hpc_profile, group_by, single_allocation, walltime_multiplier, max_partition_time, overwrite):
+    """(expanded spec with the planned schedulers and actions, the plan, the profile)."""
+    from torc.hpc.planning import plan_workflow
+    from torc.hpc.profiles import resolve_profile
+    from torc.hpc.scheduler import HpcError
+    from torc.spec import load_workflow_spec
+    from torc.units import parse_walltime_seconds
+
+    expanded = load_workflow_spec(spec)
+    if not overwrite and (expanded.slurm_schedulers or any(a["action_type"] == "schedule_nodes" for a in expanded.actions)):
+        raise HpcError(f"{spec} has its own Slurm schedulers or schedule_nodes actions: use `torc submit`, or --overwrite to replace them")
+    profile = resolve_profile(hpc_profile)
+    account = account or profile.default_account
+    if not account:
+        raise HpcError(f"--account is required (profile {profile.name} has no default_account)")
+    try:
+        cap = parse_walltime_seconds(max_partition_time) if max_partition_time else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-partition-time") from None
+    plan = plan_workflow(expanded, profile, account, group_by=group_by, multiplier=walltime_multiplier,
+                         max_partition_time=cap, single_allocation=single_allocation)
+    for warning in plan.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    return plan.apply(expanded), plan, profile
+
+
 @click.group()
 def slurm():
     """Slurm: allocations for workflows, the allocation worker, and recovery."""
@@ -212,7 +255,7 @@ def run_jobs(state: CliState, url, workflow_id, output_dir, keep_submission_scri
 @slurm.command("sync")
 @workflow_id_argument
 @click.option("--dry-run", is_flag=True, help="Only report the dead allocations.")
-@click.option("--resubmit", is_flag=True, help="If jobs are ready and no allocation is left, request as many as died (same configurations).")
+@click.option("--resubmit", is_flag=True, help="If orphaned jobs are ready and no allocation is left, request replacements (same configurations).")
 @launch_options
 @pass_state
 @hpc_errors
@@ -226,11 +269,11 @@ def sync(state: CliState, workflow_id, dry_run, resubmit, **launch):
     report = sync_allocations(state.api, workflow_id, hpc, dry_run=dry_run)
     if resubmit and not dry_run:
         settings = make_launch(state, **launch)
-        for config_id, count in replacement_counts(state.api, workflow_id, report).items():
+        for config_id, count in replacement_counts(state.api, workflow_id).items():
             for allocation in schedule_allocations(state.api, workflow_id, config_id, count, settings, hpc=hpc):
                 report.resubmitted.append({"scheduled_compute_node_id": allocation.scheduled_compute_node_id, "slurm_job_id": allocation.slurm_job_id})
     record = report.as_dict()
-    state.object(record, f"Workflow {workflow_id}:\n" + render_fields({k: v for k, v in record.items()}))
+    state.object(record, f"Workflow {workflow_id}:\n" + render_fields({k: ", ".join(map(str, v)) if v else "none" for k, v in record.items()}))
 
 
 @slurm.command("sacct")
@@ -256,3 +299,21 @@ def parse_logs(state: CliState, paths, workflow_id):
 
     findings = scan_paths([Path(p) for p in paths], workflow_id)
     state.records([f.as_dict() for f in findings], columns("file", "line", "category", "severity", "text"), empty="(no known errors found)")
+
+
+@slurm.command("generate")
+@click.argument("spec", type=click.Path(dir_okay=False, exists=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the planned slurm_schedulers and actions as spec YAML.")
+@plan_options
+@pass_state
+@hpc_errors
+def generate(state: CliState, spec, output, **plan_args):
+    """Preview the Slurm schedulers and actions `torc submit-slurm` would create (no server needed)."""
+    _, plan, _ = make_plan(spec, **plan_args)
+    if output:
+        import yaml
+
+        Path(output).write_text(yaml.safe_dump(plan.spec_sections(), sort_keys=False))
+        click.echo(f"Wrote the planned slurm_schedulers and actions to {output}", err=True)
+    state.records([s.summary() for s in plan.schedulers],
+                  columns("scheduler", "partition", "trigger", "stage", "jobs", "allocations", "nodes", "walltime", "jobs_per_allocation", "mem", "extra"))

@@ -19,7 +19,7 @@ import click
 
 from torc.cli.context import CliState, pass_state
 from torc.cli.run import _workflow_id as create_or_initialize
-from torc.cli.slurm import hpc_errors, launch_options, make_launch
+from torc.cli.slurm import hpc_errors, launch_options, make_launch, make_plan, plan_options
 from torc.openapi_client.models import ClaimActionRequest, ComputeNodeModel
 
 
@@ -76,3 +76,29 @@ def submit(state: CliState, spec_or_id: str, skip_checks: bool, **launch):
     """Create (from a SPEC) and initialize a workflow, then request its first allocations."""
     workflow_id = create_or_initialize(state, spec_or_id, skip_checks)
     _report(state, workflow_id, start_allocations(state.api, workflow_id, make_launch(state, **launch)))
+
+
+@click.command("submit-slurm")
+@click.argument("spec", type=click.Path(dir_okay=False, exists=True))
+@plan_options
+@click.option("-i", "--ignore-missing-data", "--skip-checks", "skip_checks", is_flag=True, help="Start even if input files that no job produces are missing.")
+@launch_options
+@pass_state
+@hpc_errors
+def submit_slurm(state: CliState, spec, skip_checks, **options):
+    """Plan Slurm allocations for a SPEC from its resource requirements and an HPC profile, then submit it."""
+    from torc import workflow_ops
+    from torc.cli.slurm import split_launch
+
+    launch_args, plan_args = split_launch(options)
+    expanded, plan, profile = make_plan(spec, **plan_args)
+    launch = make_launch(state, **launch_args)
+    if launch.max_queued is None:
+        launch.max_queued = profile.max_queued_allocations
+    launch.template = launch.template or profile.template
+    created = workflow_ops.create_workflow_from_spec(state.api, expanded)
+    workflow_id = created.workflow.id
+    click.echo(f"Created workflow {workflow_id} ({created.workflow.name}) with {created.num_jobs} jobs and "
+               f"{len(plan.schedulers)} Slurm schedulers (profile {profile.name})", err=True)
+    workflow_ops.initialize_workflow(state.api, workflow_id, ignore_missing_data=skip_checks)
+    _report(state, workflow_id, start_allocations(state.api, workflow_id, launch))

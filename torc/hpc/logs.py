@@ -15,14 +15,14 @@ from pathlib import Path
 PATTERNS: list[tuple[str, str, re.Pattern]] = [
     (category, severity, re.compile(pattern, re.IGNORECASE))
     for category, severity, pattern in (
+        ("gpu_out_of_memory", "error", r"CUDA out of memory|CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|OutOfMemoryError"),
         ("out_of_memory", "error", r"oom[_-]kill|out of memory|oom-killer|Killed process \d+|memory cgroup out of memory"),
         ("out_of_memory", "error", r"Exceeded job memory limit|exceeded memory limit|MemoryError|std::bad_alloc|Cannot allocate memory"),
-        ("gpu_out_of_memory", "error", r"CUDA out of memory|CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|OutOfMemoryError"),
         ("gpu_error", "error", r"CUDA error|NCCL error|Xid \d+|GPU has fallen off the bus|uncorrectable ECC"),
         ("time_limit", "error", r"DUE TO TIME LIMIT|time limit exceeded|TIMEOUT"),
-        ("cancelled", "warning", r"\bCANCELLED AT\b|JOB \d+ ON \S+ CANCELLED"),
         ("preempted", "warning", r"DUE TO PREEMPTION|preempted"),
         ("node_failure", "error", r"DUE TO NODE FAILURE|NODE_FAIL|node failure|Node \S+ not responding"),
+        ("cancelled", "warning", r"\bCANCELLED AT\b|JOB \d+ ON \S+ CANCELLED"),
         ("launch_failure", "error", r"Unable to create TMPDIR|Job launch failure|couldn't chdir|Prolog failure|batch script .*failed"),
         ("signal", "error", r"Segmentation fault|SIGSEGV|core dumped|Bus error|SIGBUS|Illegal instruction|Aborted \(core"),
         ("python_exception", "error", r"^Traceback \(most recent call last\)"),
@@ -32,7 +32,7 @@ PATTERNS: list[tuple[str, str, re.Pattern]] = [
         ("mpi_error", "error", r"MPI_ABORT|PMIX ERROR|mpirun noticed that process|ORTE was unable"),
         ("torc_server_unreachable", "error", r"cannot reach the torc server|Connection refused.*torc|Max retries exceeded with url"),
         ("torc_worker_lost", "error", r"declared this worker lost|lease lost"),
-        ("slurm_error", "error", r"^s(?:batch|run|alloc|lurmstepd): error:"),
+        ("slurm_error", "error", r"^s(?:batch|run|alloc|lurmstepd)(?:-\S+)?: error:"),
     )
 ]
 #: Files scanned inside a directory.

@@ -70,6 +70,8 @@ def requeue_killed_jobs(api: TorcApi, workflow_id: int, compute_node_ids: list[i
             )
             if killed and _retry(api, result, run_id):
                 requeued.append(result.job_id)
+                if result.status != "terminated":
+                    _mark_terminated(api, result)
     if requeued:
         logger.warning("workflow %s: jobs %s were killed with their allocation; they are ready again as a new attempt", workflow_id, requeued)
     return requeued
@@ -90,6 +92,16 @@ def _retry(api: TorcApi, result, run_id: int) -> bool:
     return True
 
 
+def _mark_terminated(api: TorcApi, result) -> None:
+    """Slurm's SIGTERM reached the job before the worker's: record the attempt as terminated, as it was."""
+    result.status = "terminated"
+    result.message = "; ".join(filter(None, [result.message, "killed with its allocation"]))
+    try:
+        api.results.update_result(result.id, result)
+    except ApiException as exc:
+        logger.warning("could not mark result %s terminated: %s", result.id, describe_error(exc))
+
+
 def sync_allocations(api: TorcApi, workflow_id: int, hpc: HpcScheduler, *, dry_run: bool = False) -> SyncReport:
     """Find the workflow's allocations that Slurm no longer runs and recover their jobs."""
     report = SyncReport()
@@ -106,17 +118,8 @@ def sync_allocations(api: TorcApi, workflow_id: int, hpc: HpcScheduler, *, dry_r
         return report
     nodes = [n for r in dead for n in api.iter_compute_nodes(workflow_id, scheduled_compute_node_id=r.id)]
     alive = [n for n in nodes if n.is_active]
-    for node in alive:
-        try:
-            api.compute_nodes.heartbeat_compute_node(node.id, lease_seconds=EXPIRE_LEASE_SECONDS)
-        except ApiException as exc:  # 409: already closed or declared lost
-            logger.info("compute node %s: %s", node.id, describe_error(exc))
     if alive:
-        time.sleep(EXPIRE_LEASE_SECONDS + 0.2)
-        recovered = api.workflows.sync_workflow_status(workflow_id)
-        report.lost_compute_nodes = list(recovered.lost_compute_nodes)
-        report.requeued_jobs += list(recovered.requeued_jobs)
-        report.failed_jobs = list(recovered.failed_jobs)
+        _recover_lost(api, workflow_id, alive, report)
     report.requeued_jobs += requeue_killed_jobs(api, workflow_id, [n.id for n in nodes])
     for record in dead:
         record.status = "complete"
@@ -124,13 +127,50 @@ def sync_allocations(api: TorcApi, workflow_id: int, hpc: HpcScheduler, *, dry_r
     return report
 
 
-def replacement_counts(api: TorcApi, workflow_id: int, report: SyncReport) -> Counter:
-    """Allocations to request again: one per dead allocation, per scheduler configuration, if
-    jobs are ready and no allocation of the workflow is queued or running any more."""
-    if not report.dead_allocations:
+def _recover_lost(api: TorcApi, workflow_id: int, alive: list, report: SyncReport) -> None:
+    """Expire the leases of a dead allocation's workers and let the server recover their jobs.
+
+    The report is read back from the jobs, not from the sync answer: the server's own lost-worker
+    sweep may recover them first, and the outcome is the same.
+    """
+    held = {j.id for n in alive for j in api.iter_jobs(workflow_id, active_compute_node_id=n.id)}
+    for node in alive:
+        try:
+            api.compute_nodes.heartbeat_compute_node(node.id, lease_seconds=EXPIRE_LEASE_SECONDS)
+        except ApiException as exc:  # 409: already closed or declared lost
+            logger.info("compute node %s: %s", node.id, describe_error(exc))
+    time.sleep(EXPIRE_LEASE_SECONDS + 0.2)
+    api.workflows.sync_workflow_status(workflow_id)
+    report.lost_compute_nodes = sorted(n.id for n in alive if not api.compute_nodes.get_compute_node(n.id).is_active)
+    for job_id in sorted(held):
+        status = api.jobs.get_job(job_id).status
+        if status == "ready":
+            report.requeued_jobs.append(job_id)
+        elif status == "failed":
+            report.failed_jobs.append(job_id)
+
+
+def replacement_counts(api: TorcApi, workflow_id: int) -> Counter:
+    """Allocations to request so that orphaned jobs run again: scheduler configuration → count.
+
+    Only when no allocation of the workflow is queued or running (a live one will pick the jobs
+    up) and jobs are ready. A ready job that ran before is an orphan; it asks for its own
+    scheduler, else the configuration of the allocation it last ran in. One replacement per
+    allocation those jobs ran in.
+    """
+    if any(r.status in ("pending", "active") for r in api.iter_scheduled_compute_nodes(workflow_id)):
         return Counter()
-    still_open = [r for r in api.iter_scheduled_compute_nodes(workflow_id) if r.status in ("pending", "active")]
-    ready = api.workflows.get_ready_job_requirements(workflow_id).num_jobs
-    if still_open or not ready:
+    ready = list(api.iter_jobs(workflow_id, status="ready"))
+    if not ready:
         return Counter()
-    return Counter(a["scheduler_config_id"] for a in report.dead_allocations)
+    last_node = {r.job_id: r.compute_node_id for r in api.iter_results(workflow_id)}
+    nodes = {n.id: n for n in api.iter_compute_nodes(workflow_id) if n.compute_node_type == "slurm"}
+    allocations: dict[int, set] = {}
+    for job in ready:
+        node = nodes.get(last_node.get(job.id))
+        if node is None:
+            continue  # never ran in an allocation: its stage's action requests one
+        config = job.scheduler_id or node.scheduler_config_id
+        if config is not None:
+            allocations.setdefault(config, set()).add((node.scheduler or {}).get("slurm_job_id"))
+    return Counter({config: len(jobs) for config, jobs in allocations.items()})

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from torc.hpc.scheduler import (
     HpcAccountingRecord,
@@ -113,6 +114,31 @@ def submission_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 Runner = Callable[..., subprocess.CompletedProcess]
+T = TypeVar("T")
+
+
+def classify(command: list[str], returncode: int | None, message: str) -> SchedulerCommandError:
+    """A failure as transient (worth retrying) or permanent, with a hint for the user."""
+    lower = message.lower()
+    if any(pattern in lower for pattern in TRANSIENT_PATTERNS):
+        return TransientSchedulerError(command, returncode, message)
+    hint = next((text for fragment, text in HINTS if fragment in lower), None)
+    return SchedulerCommandError(command, returncode, message, hint)
+
+
+def with_retries(operation: Callable[[], T], retry: CommandRetry, sleep: Callable[[float], None] = time.sleep) -> T:
+    """``operation()``, retried with exponential backoff while it raises TransientSchedulerError."""
+    delay = retry.first_delay
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return operation()
+        except TransientSchedulerError as error:
+            if attempt == retry.attempts:
+                raise
+            logger.warning("%s (attempt %d of %d); retrying in %.1f s", error, attempt, retry.attempts, delay)
+            sleep(delay)
+            delay = min(delay * retry.factor, retry.max_delay)
+    raise AssertionError("unreachable")
 
 
 class SlurmCommands(HpcScheduler):
@@ -137,34 +163,20 @@ class SlurmCommands(HpcScheduler):
             accept: Callable[[str], bool] | None = None) -> subprocess.CompletedProcess:
         """Run a Slurm command, retrying transient failures; ``accept(stderr)`` marks failures that are answers."""
         command = [self._exe(args[0]), *args[1:]]
-        delay = self.retry.first_delay
-        for attempt in range(1, self.retry.attempts + 1):
+
+        def attempt() -> subprocess.CompletedProcess:
             try:
                 done = self.runner(command, capture_output=True, text=True, timeout=self.retry.timeout, env=env)
             except FileNotFoundError:
                 raise SchedulerCommandError(command, 127, f"{command[0]}: command not found",
                                             "Slurm's commands are not on PATH: is this a Slurm cluster?") from None
             except subprocess.TimeoutExpired:
-                error: SchedulerCommandError = TransientSchedulerError(command, None, f"no answer within {self.retry.timeout:.0f} s")
-            else:
-                if done.returncode in ok_codes or (accept is not None and accept(done.stderr or "")):
-                    return done
-                error = self._classify(command, done)
-            if not isinstance(error, TransientSchedulerError) or attempt == self.retry.attempts:
-                raise error
-            logger.warning("%s (attempt %d of %d); retrying in %.1f s", error, attempt, self.retry.attempts, delay)
-            self.sleep(delay)
-            delay = min(delay * self.retry.factor, self.retry.max_delay)
-        raise AssertionError("unreachable")
+                raise TransientSchedulerError(command, None, f"no answer within {self.retry.timeout:.0f} s") from None
+            if done.returncode in ok_codes or (accept is not None and accept(done.stderr or "")):
+                return done
+            raise classify(command, done.returncode, (done.stderr or "").strip() or (done.stdout or "").strip())
 
-    @staticmethod
-    def _classify(command: list[str], done: subprocess.CompletedProcess) -> SchedulerCommandError:
-        stderr = (done.stderr or "").strip() or (done.stdout or "").strip()
-        lower = stderr.lower()
-        if any(pattern in lower for pattern in TRANSIENT_PATTERNS):
-            return TransientSchedulerError(command, done.returncode, stderr)
-        hint = next((text for fragment, text in HINTS if fragment in lower), None)
-        return SchedulerCommandError(command, done.returncode, stderr, hint)
+        return with_retries(attempt, self.retry, self.sleep)
 
     # ------------------------------------------------------------------ the interface
 
@@ -187,7 +199,7 @@ class SlurmCommands(HpcScheduler):
         if missing:
             for record in self.accounting(missing):
                 if record.job_id in missing and record.job_id not in found:
-                    found[record.job_id] = HpcJobInfo(record.job_id, _base_state(record.state), record.name,
+                    found[record.job_id] = HpcJobInfo(record.job_id, base_state(record.state), record.name,
                                                       parse_slurm_time(record.start), parse_slurm_time(record.end), record.nodes)
         return {j: found[j] for j in ids if j in found}
 
@@ -199,7 +211,7 @@ class SlurmCommands(HpcScheduler):
             if len(parts) != 7 or not parts[0]:
                 continue
             job_id, state, start, end, nodes, reason, name = parts
-            infos.append(HpcJobInfo(job_id, _base_state(state), name or None, parse_slurm_time(start), parse_slurm_time(end),
+            infos.append(HpcJobInfo(job_id, base_state(state), name or None, parse_slurm_time(start), parse_slurm_time(end),
                                     nodes or None, None if reason in ("None", "") else reason))
         return infos
 
@@ -232,11 +244,11 @@ class SlurmCommands(HpcScheduler):
             if len(parts) < len(SACCT_FIELDS) or not parts[0]:
                 continue
             job_id, name, state, exit_code, start, end, elapsed, nodes = parts[: len(SACCT_FIELDS)]
-            records.append(HpcAccountingRecord(job_id, name or None, _base_state(state), exit_code or None, start or None,
+            records.append(HpcAccountingRecord(job_id, name or None, base_state(state), exit_code or None, start or None,
                                                end or None, elapsed or None, nodes or None))
         return records
 
 
-def _base_state(state: str) -> str:
+def base_state(state: str) -> str:
     """``CANCELLED by 0`` → ``CANCELLED``; ``RUNNING`` stays."""
     return state.strip().split(" ")[0].rstrip("+").upper() if state.strip() else "UNKNOWN"

@@ -8,8 +8,9 @@ but safe characters) and never contain control characters or quotes; shell value
 :func:`shlex.quote`. A workflow, job or scheduler name can therefore never inject shell code.
 
 Templates are plain files with ``{{ name }}`` placeholders (``{{`` does not occur in shell, unlike
-``$name``). torc ships ``slurm_templates/default.sh``; users point a scheduler or profile at their
-own file (``TORC_SLURM_TEMPLATE`` or ``--template``) to add module loads and the like.
+``$name``). torc ships ``slurm_templates/default.sh``; users point torc at their
+own file (``--template``, ``TORC_SLURM_TEMPLATE`` or an HPC profile's ``template``) to add module
+loads and the like.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class TemplateError(HpcError):
 
 
 def check_name(value: str, what: str = "name") -> str:
-    if not isinstance(value, str) or not NAME.match(value):
+    if not isinstance(value, str) or not NAME.fullmatch(value):
         raise TemplateError(f"invalid {what} {value!r}: use letters, digits, '_', '.', '-' (at most 128, starting with a letter or digit)")
     return value
 
@@ -71,7 +72,7 @@ def _check(value, pattern: re.Pattern | None, option: str) -> str:
             raise TemplateError(f"invalid value {value!r} for --{option}: expected a positive integer")
         return str(int(value))
     text = str(value)
-    if not pattern.match(text):
+    if not pattern.fullmatch(text):
         raise TemplateError(f"invalid value {text!r} for --{option}")
     return text
 
@@ -79,7 +80,7 @@ def _check(value, pattern: re.Pattern | None, option: str) -> str:
 def _free(value: str, option: str) -> str:
     """A value for a free-form option, safe on an #SBATCH line; double-quoted if it has spaces."""
     text = str(value)
-    if not FREE_VALUE.match(text):
+    if not FREE_VALUE.fullmatch(text):
         raise TemplateError(f"invalid value {text!r} for {option}: control characters, quotes, backslashes and backticks are not allowed")
     return f'"{text}"' if any(c.isspace() for c in text) else text
 
@@ -105,7 +106,7 @@ def extra_directives(extra: str | None) -> list[str]:
     for token in tokens:
         flag, _, value = token.partition("=")
         if flag.startswith("-"):
-            if not OPTION.match(flag):
+            if not OPTION.fullmatch(flag):
                 raise TemplateError(f"invalid sbatch flag {token!r} in extra flags {extra!r}")
             lines.append([flag + (f"={_free(value, flag)}" if value else "")])
         elif lines and len(lines[-1]) == 1 and "=" not in lines[-1][0]:
@@ -120,7 +121,7 @@ def default_directives(defaults: Mapping | None) -> list[str]:
     lines = []
     for key, value in (defaults or {}).items():
         option = str(key).replace("_", "-")
-        if not OPTION.match("--" + option):
+        if not OPTION.fullmatch("--" + option):
             raise TemplateError(f"invalid slurm_defaults option {key!r}")
         if value is True:
             lines.append(f"#SBATCH --{option}")
@@ -138,12 +139,11 @@ def sbatch_directives(scheduler: Mapping, *, job_name: str, output_dir: Path, wo
     Scheduler fields win over workflow ``slurm_defaults`` of the same option; ``extra`` comes last
     (so sbatch lets it override anything, as upstream).
     """
-    out = _free(f"{Path(output_dir).absolute()}/slurm_output_wf{int(workflow_id)}_sl%j", "the output directory")
-    log = (lambda suffix: f'{out[:-1]}{suffix}"') if out.startswith('"') else (lambda suffix: out + suffix)
+    log = f"{Path(output_dir).absolute()}/slurm_output_wf{int(workflow_id)}_sl%j"
     lines = [f"#SBATCH --job-name={check_name(job_name, 'Slurm job name')}"]
     if scheduler.get("walltime"):
         lines.append(f"#SBATCH --time={check_walltime(scheduler['walltime'])}")
-    lines += [f"#SBATCH --output={log('.o')}", f"#SBATCH --error={log('.e')}"]
+    lines += [f"#SBATCH --output={_free(log + '.o', 'the output directory')}", f"#SBATCH --error={_free(log + '.e', 'the output directory')}"]
     managed = set()
     for field, (option, pattern) in SCHEDULER_OPTIONS.items():
         value = scheduler.get(field)

@@ -1,0 +1,147 @@
+"""sbatch script rendering: directives from schedulers and defaults, quoting, no shell injection."""
+
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from torc.hpc.templates import (
+    TemplateError,
+    default_directives,
+    extra_directives,
+    find_template,
+    render,
+    render_script,
+    sbatch_directives,
+    shell_command,
+)
+
+SCHEDULER = {"account": "proj", "partition": "short", "walltime": "04:00:00", "nodes": 2, "mem": "240G", "gres": "gpu:h100:4",
+             "qos": "high", "ntasks_per_node": 1, "tmp": "100G", "extra": "--exclusive --signal=B:TERM@300"}
+
+
+def directives(scheduler=None, **kwargs):
+    return sbatch_directives(scheduler or SCHEDULER, job_name=kwargs.pop("job_name", "torc_wf1_3"), output_dir=kwargs.pop("output_dir", Path("/scratch/out")),
+                             workflow_id=1, **kwargs)
+
+
+def test_directives_from_scheduler_fields_defaults_and_extra():
+    lines = directives(slurm_defaults={"mail-type": "END", "partition": "ignored", "exclusive": True, "requeue": False})
+    assert lines == [
+        "#SBATCH --job-name=torc_wf1_3",
+        "#SBATCH --time=04:00:00",
+        "#SBATCH --output=/scratch/out/slurm_output_wf1_sl%j.o",
+        "#SBATCH --error=/scratch/out/slurm_output_wf1_sl%j.e",
+        "#SBATCH --account=proj",
+        "#SBATCH --partition=short",
+        "#SBATCH --qos=high",
+        "#SBATCH --nodes=2",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --mem=240G",
+        "#SBATCH --gres=gpu:h100:4",
+        "#SBATCH --tmp=100G",
+        "#SBATCH --mail-type=END",
+        "#SBATCH --exclusive",
+        "#SBATCH --exclusive",
+        "#SBATCH --signal=B:TERM@300",
+    ]
+
+
+def test_output_dir_with_spaces_is_quoted_for_sbatch():
+    lines = directives({"account": "a"}, output_dir=Path("/scratch/my runs"))
+    assert '#SBATCH --output="/scratch/my runs/slurm_output_wf1_sl%j.o"' in lines
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("account", "proj\necho pwned"),
+        ("account", "proj; rm -rf /"),
+        ("partition", "short $(id)"),
+        ("qos", "a`id`"),
+        ("mem", "10G\n"),
+        ("gres", "gpu:1;id"),
+        ("walltime", "01:00:00\nid"),
+        ("nodes", "2; id"),
+        ("nodes", 0),
+        ("extra", "--comment=x\nid"),
+        ("extra", "--comment=\"a\" ; id"),
+        ("extra", "id"),
+        ("extra", "--x=$(id)`"),
+    ],
+)
+def test_unsafe_scheduler_values_are_rejected(field, value):
+    with pytest.raises(TemplateError):
+        directives({"account": "a", field: value})
+
+
+@pytest.mark.parametrize("name", ["a;b", "x\ny", "$(id)", "a b", "", "-leading", "../etc"])
+def test_unsafe_job_names_are_rejected(name):
+    with pytest.raises(TemplateError):
+        directives({"account": "a"}, job_name=name)
+
+
+@pytest.mark.parametrize("defaults", [{"comment": "a\nid"}, {"bad key": 1}, {"comment": "it's"}, {"x;id": 1}])
+def test_unsafe_slurm_defaults_are_rejected(defaults):
+    with pytest.raises(TemplateError):
+        default_directives(defaults)
+
+
+def test_extra_flags_with_separate_values_and_spaces():
+    assert extra_directives("-p short --comment 'two words' --exclusive") == [
+        "#SBATCH -p short", '#SBATCH --comment "two words"', "#SBATCH --exclusive",
+    ]
+
+
+def test_shell_values_are_quoted_and_script_is_valid_bash(tmp_path):
+    url = "http://host:8080/torc-service/v1?x=$(touch /tmp/pwned)"
+    out = tmp_path / "out dir; id"
+    command = shell_command(["/opt/venv/bin/python", "-m", "torc.cli.main", "slurm", "run-jobs", url, "1", str(out)])
+    script = render_script(None, directives=directives({"account": "a"}), environment={"TORC_WORKER_COMMAND": "python -m 'torc'"},
+                           worker_command=command, workflow_id=1, job_name="torc_wf1_3", output_dir=out, url=url)
+    path = tmp_path / "s.sh"
+    path.write_text(script)
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    last = script.strip().splitlines()[-1]
+    assert shlex.split(last)[5] == url and shlex.split(last)[7] == str(out)
+    assert script.startswith("#!/bin/bash\n")
+    # Directives precede every command line (sbatch stops reading them at the first command).
+    lines = script.splitlines()
+    first_command = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+    assert max(i for i, line in enumerate(lines) if line.startswith("#SBATCH")) < first_command
+    # The exported value is quoted too.
+    assert "export TORC_WORKER_COMMAND='python -m '\"'\"'torc'\"'\"''" in script
+
+
+def test_one_worker_per_node_uses_srun():
+    line = shell_command(["torc", "slurm", "run-jobs"], one_worker_per_node=True)
+    assert "srun --ntasks-per-node=1" in line and line.endswith("torc slurm run-jobs")
+    assert "unset SLURM_MEM_PER_CPU" in line
+
+
+def test_render_rejects_unknown_placeholders():
+    with pytest.raises(TemplateError, match="nme"):
+        render("{{ nme }}", {"name": "x"})
+    assert render("a {{name}} {{ name }}", {"name": "x"}) == "a x x"
+
+
+def test_template_lookup(tmp_path, monkeypatch):
+    assert find_template().name == "default.sh"
+    assert find_template("default.sh").is_file()
+    custom = tmp_path / "site.sh"
+    custom.write_text("#!/bin/bash\n{{ sbatch_directives }}\nmodule load python\n{{ environment }}\n{{ worker_command }}\n")
+    assert find_template(str(custom)) == custom
+    monkeypatch.setenv("TORC_SLURM_TEMPLATE", str(custom))
+    assert find_template() == custom
+    monkeypatch.setenv("TORC_SLURM_TEMPLATE_DIR", str(tmp_path))
+    assert find_template("site.sh") == custom
+    with pytest.raises(TemplateError, match="not found"):
+        find_template("nope.sh")
+
+
+def test_template_without_directives_is_rejected(tmp_path):
+    bad = tmp_path / "bad.sh"
+    bad.write_text("#!/bin/bash\n{{ worker_command }}\n")
+    with pytest.raises(TemplateError, match="sbatch_directives"):
+        render_script(str(bad), directives=[], environment={}, worker_command="torc", workflow_id=1, job_name="x", output_dir=Path("."), url="u")

@@ -1,0 +1,245 @@
+"""End to end on the real local Slurm: torc submit, staged allocations, walltime-aware claims,
+killed allocations whose jobs rerun elsewhere, schedule-nodes, sacct and parse-logs.
+
+Timing notes (tests/slurm/README.md): a batch job starts ≈0.5 s after sbatch and a worker needs
+≈1 s to start Python, so each allocation costs ≈2 s. Time limits are enforced only every 30 s,
+so no test waits for Slurm to kill anything on its own.
+"""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.slurm.conftest import HERE, slurm_times, wait_for
+from torc.client import make_api
+
+SPECS = HERE / "specs"
+#: Workers that react fast: short idle time, frequent polls and heartbeats.
+FAST = ["--idle-timeout", "5", "-p", "0.5", "--heartbeat-interval", "1", "--lease-seconds", "10"]
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def api_of(torc):
+    return make_api(torc.url)
+
+
+def wait_complete(api, workflow_id: int, timeout: float = 90):
+    wait_for(lambda: api.workflows.is_workflow_complete(workflow_id).is_complete, timeout, f"workflow {workflow_id} to complete")
+
+
+def jobs(api, workflow_id: int) -> dict:
+    return {job.name: job for job in api.iter_jobs(workflow_id)}
+
+
+def allocations(api, workflow_id: int) -> list:
+    return list(api.iter_scheduled_compute_nodes(workflow_id))
+
+
+def epoch(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp()
+
+
+def test_submit_runs_dependent_stages_in_staged_allocations(torc):
+    submitted = torc.json("submit", SPECS / "staged.yaml", *FAST)
+    wf = submitted["workflow_id"]
+    api = api_of(torc)
+    # Only the first stage's allocation exists until prep finishes (it sleeps 3 s).
+    assert [a["scheduler"] for a in submitted["allocations"]] == ["first"]
+    assert len(allocations(api, wf)) == 1
+    wait_complete(api, wf)
+
+    by_name = jobs(api, wf)
+    assert {j.status for j in by_name.values()} == {"completed"}
+    results = {r.job_id: r for r in api.iter_results(wf)}
+    nodes = {n.id: n for n in api.iter_compute_nodes(wf)}
+    for job in by_name.values():
+        assert nodes[results[job.id].compute_node_id].compute_node_type == "slurm", job.name
+    schedulers = {s.name: s.id for s in api.iter_items(api.slurm_schedulers.list_slurm_schedulers, wf)}
+    # The 4-CPU jobs could only run in the 4-CPU allocation.
+    for name in ("big_1", "big_2"):
+        assert nodes[results[by_name[name].id].compute_node_id].scheduler_config_id == schedulers["wide"]
+        assert nodes[results[by_name[name].id].compute_node_id].num_cpus == 4
+
+    # A stage's allocation may start after other workers finished its jobs: it exits at once.
+    wait_for(lambda: {r.status for r in allocations(api, wf)} == {"complete"}, 30, "every allocation to be complete")
+    records = {r.scheduler_config_id: r for r in allocations(api, wf)}
+    assert len(records) == 3
+    times = {name: slurm_times(records[schedulers[name]].scheduler_id) for name in schedulers}
+    prep_done = epoch(results[by_name["prep"].id].completion_time)
+    # Slurm's times have 1 s resolution.
+    assert times["first"]["submit"] <= prep_done
+    assert times["wide"]["submit"] >= int(prep_done), "the second stage was requested before its jobs were ready"
+    last_upstream = max(epoch(results[by_name[n].id].completion_time) for n in ("small_1", "small_2", "big_1", "big_2"))
+    assert times["last"]["submit"] >= int(last_upstream)
+    # slurm_defaults reached sbatch.
+    comment = subprocess.run(["squeue", "-h", "--states=all", "-j", str(records[schedulers["first"]].scheduler_id), "-o", "%k"],
+                             capture_output=True, text=True).stdout
+    assert comment.strip() == "torc staged test"
+
+    # The workers are done; their batch scripts end a moment later.
+    wait_for(lambda: all(slurm_times(r.scheduler_id)["state"] == "COMPLETED" for r in records.values()), 20, "the allocations to end")
+    summary = torc.json("slurm", "sacct", wf)
+    assert sorted(s["scheduler"] for s in summary) == ["first", "last", "wide"]
+    assert {s["state"] for s in summary} == {"COMPLETED"}
+
+
+def test_one_minute_allocation_never_claims_a_five_minute_job(torc):
+    submitted = torc.json("submit", SPECS / "walltime.yaml", "--idle-timeout", "3", "-p", "0.5", "--heartbeat-interval", "1")
+    wf = submitted["workflow_id"]
+    api = api_of(torc)
+    slurm_id = submitted["allocations"][0]["slurm_job_id"]
+    # The worker runs the quick job, idles 3 s (the long one never fits) and exits.
+    wait_for(lambda: allocations(api, wf)[0].status == "complete", 60, "the allocation's worker to exit")
+    by_name = jobs(api, wf)
+    assert by_name["quick"].status == "completed"
+    assert by_name["long"].status == "ready" and by_name["long"].attempt_id == 1
+    assert [r.job_id for r in api.iter_results(wf, all_runs=True)] == [by_name["quick"].id]
+    # The worker knew its allocation's end: one minute after it started.
+    times = slurm_times(slurm_id)
+    assert times["end"] - times["start"] == 60
+    node = next(n for n in api.iter_compute_nodes(wf) if n.compute_node_type == "slurm")
+    assert node.scheduler["slurm_job_id"] == slurm_id
+
+
+def _start_busy_workflow(torc):
+    submitted = torc.json("submit", SPECS / "orphan.yaml", *FAST)
+    wf = submitted["workflow_id"]
+    api = api_of(torc)
+    wait_for(lambda: jobs(api, wf)["busy"].status == "running", 30, "the busy job to run")
+    record = allocations(api, wf)[0]
+    assert record.status == "active" and str(record.scheduler_id) == submitted["allocations"][0]["slurm_job_id"]
+    return wf, api, submitted["allocations"][0]["slurm_job_id"]
+
+
+def test_scancel_of_a_busy_allocation_reruns_its_jobs_in_a_new_allocation(torc):
+    wf, api, slurm_id = _start_busy_workflow(torc)
+    subprocess.run(["scancel", slurm_id], check=True)
+    # The worker terminates the job before Slurm kills it, and hands it back as a new attempt.
+    wait_for(lambda: jobs(api, wf)["busy"].status == "ready", 20, "the killed job to be ready again")
+    busy = jobs(api, wf)["busy"]
+    assert busy.attempt_id == 2
+    first = [r for r in api.iter_results(wf, all_runs=True) if r.job_id == busy.id]
+    assert [(r.attempt_id, r.status) for r in first] == [(1, "terminated")]
+    wait_for(lambda: allocations(api, wf)[0].status == "complete", 20, "the allocation to be marked complete")
+
+    report = torc.json("slurm", "sync", wf, "--resubmit", *FAST)
+    assert len(report["resubmitted"]) == 1 and report["resubmitted"][0]["slurm_job_id"] != slurm_id
+    wait_complete(api, wf)
+    assert {j.status for j in jobs(api, wf).values()} == {"completed"}
+    assert slurm_times(slurm_id)["state"] == "CANCELLED"
+    # parse-logs finds the cancellation in the killed allocation's Slurm output.
+    findings = torc.json("slurm", "parse-logs", "torc_output", "--workflow-id", wf)
+    assert any(f["category"] == "cancelled" and f"sl{slurm_id}." in f["file"] for f in findings)
+
+
+def test_allocation_whose_worker_died_is_detected_and_its_jobs_rerun(torc):
+    wf, api, slurm_id = _start_busy_workflow(torc)
+    worker = next(n for n in api.iter_compute_nodes(wf) if n.compute_node_type == "slurm")
+    os.kill(worker.pid, signal.SIGKILL)  # like a node failure: no cleanup, the lease (10 s) is still valid
+    wait_for(lambda: slurm_times(slurm_id)["state"] not in ("RUNNING", "COMPLETING"), 20, "the allocation to end")
+    assert jobs(api, wf)["busy"].status == "running"
+
+    report = torc.json("slurm", "sync", wf, "--resubmit", *FAST)
+    assert [a["slurm_job_id"] for a in report["dead_allocations"]] == [slurm_id]
+    assert report["lost_compute_nodes"] == [worker.id]
+    assert report["requeued_jobs"] == [jobs(api, wf)["busy"].id]
+    assert len(report["resubmitted"]) == 1
+    wait_complete(api, wf)
+    busy = jobs(api, wf)["busy"]
+    assert busy.status == "completed" and busy.attempt_id == 2
+    assert [a.status for a in allocations(api, wf)] == ["complete", "complete"]
+
+
+def test_schedule_nodes_by_hand_with_a_backlog_cap(torc, tmp_path):
+    spec = tmp_path / "plain.yaml"
+    spec.write_text(
+        "name: plain\ncompute_node_wait_for_new_jobs_seconds: 3\n"
+        "jobs:\n  - {name: 'j{i}', command: 'echo {i}', parameters: {i: '1:4'}}\n"
+    )
+    wf = torc.json("workflows", "create", spec)["workflow_id"]
+    torc("workflows", "initialize", wf)
+    scheduler = torc.json("slurm", "create", wf, "--name", "manual", "--account", "test", "--partition", "debug", "--walltime", "10")["id"]
+    with pytest.raises(AssertionError, match="invalid value"):
+        torc("slurm", "create", wf, "--name", "bad", "--account", "x;id")
+    out = torc.json("slurm", "schedule-nodes", wf, "--scheduler-config-id", scheduler, "-n", "3", "--max-queued-allocations", "1",
+                    "--keep-submission-scripts", "--job-prefix", "manual", *FAST)
+    assert len(out) == 1, "the backlog cap allows one queued allocation"
+    script = Path(out[0]["script"])
+    assert script.name == f"manual_{out[0]['scheduled_compute_node_id']}.sh" and "#SBATCH --partition=debug" in script.read_text()
+    api = api_of(torc)
+    wait_complete(api, wf, 60)
+    wait_for(lambda: allocations(api, wf)[0].status == "complete", 20, "the allocation to be marked complete")
+    summary = torc.json("slurm", "sacct", wf)
+    assert [(s["slurm_job_id"], s["status"]) for s in summary] == [(out[0]["slurm_job_id"], "complete")]
+
+    # sbatch's refusal is one clear line with a hint, and leaves no allocation record behind.
+    nowhere = torc.json("slurm", "create", wf, "--name", "nowhere", "--account", "test", "--partition", "nosuch")["id"]
+    failed = torc("slurm", "schedule-nodes", wf, "--scheduler-config-id", nowhere, expect_exit=1)
+    assert "sbatch exited 1" in failed.stderr and "invalid partition" in failed.stderr.lower() and "sinfo" in failed.stderr
+    too_long = torc.json("slurm", "create", wf, "--name", "too_long", "--account", "test", "--partition", "short", "--walltime", "01:00:00")["id"]
+    failed = torc("slurm", "schedule-nodes", wf, "--scheduler-config-id", too_long, expect_exit=1)
+    assert "time limit" in failed.stderr.lower()
+    assert len(allocations(api, wf)) == 1
+
+
+def test_submit_slurm_with_a_profile_generated_from_the_local_cluster(torc, tmp_path):
+    profile = tmp_path / "profiles" / "local.toml"
+    torc("hpc", "generate", "-o", profile, "--name", "local")
+    assert 'name = "short"' in profile.read_text() and "max_walltime_secs = 600" in profile.read_text()
+    spec = tmp_path / "planned.yaml"
+    spec.write_text(
+        "name: planned\ncompute_node_expiration_buffer_seconds: 5\ncompute_node_wait_for_new_jobs_seconds: 5\n"
+        "jobs:\n"
+        "  - {name: prep, command: 'sleep 1', resource_requirements: one}\n"
+        "  - {name: 'w{i}', command: 'sleep 1', depends_on: [prep], resource_requirements: two, parameters: {i: '1:2'}}\n"
+        "resource_requirements:\n"
+        "  - {name: one, num_cpus: 1, memory: 100m, runtime: PT1M}\n"
+        "  - {name: two, num_cpus: 2, memory: 500m, runtime: PT1M}\n"
+    )
+    preview = torc.json("slurm", "generate", spec, "--account", "test", "--hpc-profile", profile)
+    assert [(s["scheduler"], s["partition"], s["trigger"], s["allocations"]) for s in preview] == [
+        ("one_scheduler", "short", "on_workflow_start", 1), ("two_deferred_scheduler", "short", "on_jobs_ready", 1)]
+    submitted = torc.json("submit-slurm", spec, "--account", "test", "--hpc-profile", profile, *FAST)
+    wf = submitted["workflow_id"]
+    assert [a["scheduler"] for a in submitted["allocations"]] == ["one_scheduler"]
+    api = api_of(torc)
+    wait_complete(api, wf)
+    wait_for(lambda: {r.status for r in allocations(api, wf)} == {"complete"}, 30, "every allocation to be complete")
+    schedulers = {s.id: s for s in api.iter_items(api.slurm_schedulers.list_slurm_schedulers, wf)}
+    assert sorted(s.name for s in schedulers.values()) == ["one_scheduler", "two_deferred_scheduler"]
+    assert {s.partition for s in schedulers.values()} == {"short"}
+    nodes = {n.id: n for n in api.iter_compute_nodes(wf) if n.compute_node_type == "slurm"}
+    ran_in = {r.job_id: nodes[r.compute_node_id] for r in api.iter_results(wf)}
+    two = next(s.id for s in schedulers.values() if s.name == "two_deferred_scheduler")
+    for job in api.iter_jobs(wf):
+        if job.name.startswith("w"):
+            assert job.scheduler_id == two
+            assert ran_in[job.id].num_cpus == 4  # only the planned 4-CPU allocation fits them
+    assert any(n.scheduler_config_id == two and n.num_cpus == 4 for n in nodes.values())
+
+
+def test_one_worker_per_node_through_srun(torc, tmp_path):
+    spec = tmp_path / "per_node.yaml"
+    spec.write_text(
+        "name: per_node\ncompute_node_wait_for_new_jobs_seconds: 3\ncompute_node_expiration_buffer_seconds: 5\n"
+        "jobs:\n  - {name: 'j{i}', command: 'echo $SLURM_STEP_ID', resource_requirements: two, parameters: {i: '1:3'}}\n"
+        "resource_requirements:\n  - {name: two, num_cpus: 2, memory: 100m, runtime: PT1M}\n"
+    )
+    wf = torc.json("workflows", "create", spec)["workflow_id"]
+    torc("workflows", "initialize", wf)
+    scheduler = torc.json("slurm", "create", wf, "--name", "nodes", "--account", "test", "--partition", "short", "--walltime", "5",
+                          "--extra", "--cpus-per-task=4")["id"]
+    torc.json("slurm", "schedule-nodes", wf, "--scheduler-config-id", scheduler, "--start-one-worker-per-node", *FAST)
+    api = api_of(torc)
+    wait_complete(api, wf, 60)
+    (node,) = [n for n in api.iter_compute_nodes(wf) if n.compute_node_type == "slurm"]
+    # The worker ran as an srun step with the allocation's CPUs, offering one node.
+    assert (node.num_cpus, node.num_nodes) == (4, 1)
+    outputs = {p.read_text().strip() for p in (tmp_path / "torc_output" / "job_stdio").glob("*.o")}
+    assert outputs == {"0"}
+    wait_for(lambda: allocations(api, wf)[0].status == "complete", 20, "the allocation to be marked complete")
