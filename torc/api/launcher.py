@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 from torc.api.base import BASE_PATH
 
@@ -47,16 +46,18 @@ class ServerProcess:
         return self
 
     def _wait_ready(self, timeout: float = 20) -> None:
+        from torc.client import NO_RETRIES, TorcConnectionError, make_api
+
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/ping", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"torc-server on port {self.port} never answered /ping")
-                time.sleep(0.05)
+        with make_api(self.api_url, skip_version_check=True, retry=NO_RETRIES) as api:
+            while True:
+                try:
+                    api.system.ping()
+                    return
+                except TorcConnectionError:
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        raise RuntimeError(f"torc-server on port {self.port} never answered /ping") from None
+                    time.sleep(0.05)
 
     def log_text(self) -> str:
         with open(self.log.name, encoding="utf-8", errors="replace") as log:
