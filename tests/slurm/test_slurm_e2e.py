@@ -120,7 +120,13 @@ def test_scancel_of_a_busy_allocation_reruns_its_jobs_in_a_new_allocation(torc):
     wf, api, slurm_id = _start_busy_workflow(torc)
     subprocess.run(["scancel", slurm_id], check=True)
     # The worker terminates the job before Slurm kills it, and hands it back as a new attempt.
-    wait_for(lambda: jobs(api, wf)["busy"].status == "ready", 20, "the killed job to be ready again")
+    try:
+        wait_for(lambda: jobs(api, wf)["busy"].status == "ready", 20, "the killed job to be ready again")
+    except AssertionError:
+        print("STATE", [(j.name, j.status, j.attempt_id) for j in jobs(api, wf).values()])
+        print("RESULTS", [(r.attempt_id, r.status, r.return_code, r.message) for r in api.iter_results(wf, all_runs=True)])
+        print("NODES", [(n.id, n.is_active, n.compute_node_type) for n in api.iter_compute_nodes(wf)])
+        raise
     busy = jobs(api, wf)["busy"]
     assert busy.attempt_id == 2
     first = [r for r in api.iter_results(wf, all_runs=True) if r.job_id == busy.id]

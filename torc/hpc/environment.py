@@ -144,8 +144,11 @@ class SlurmEnvironment(WorkerEnvironment):
         if self.is_head and self.allocation is not None:
             set_allocation_status(api, self.allocation.id, "active")
 
-    def worker_stopped(self, api, workflow_id: int) -> None:
-        if self.compute_node_id is not None and orphans.allocation_is_ending(self.hpc, self.job_id):
+    def worker_stopped(self, api, workflow_id: int, stop_reason: str) -> None:
+        # A SIGTERM to a Slurm worker means its allocation is going away (scancel, time limit,
+        # preemption) even while squeue still says RUNNING; otherwise ask Slurm.
+        ending = stop_reason in ("SIGTERM", "end time reached") or orphans.allocation_is_ending(self.hpc, self.job_id)
+        if self.compute_node_id is not None and ending:
             orphans.requeue_killed_jobs(api, workflow_id, [self.compute_node_id])
         if self.is_head and self.allocation is not None:
             set_allocation_status(api, self.allocation.id, "complete")

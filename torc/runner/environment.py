@@ -37,8 +37,9 @@ class WorkerEnvironment:
     def worker_started(self, api, workflow_id: int, compute_node_id: int) -> None:
         """Hook: e.g. mark the Slurm allocation active."""
 
-    def worker_stopped(self, api, workflow_id: int) -> None:
-        """Hook: e.g. mark the Slurm allocation complete."""
+    def worker_stopped(self, api, workflow_id: int, stop_reason: str) -> None:
+        """Hook: e.g. mark the Slurm allocation complete. ``stop_reason`` is e.g. ``done``,
+        ``SIGTERM``, ``end time reached``, ``canceled``."""
 
 
 class RemoteEnvironment(WorkerEnvironment):

@@ -546,7 +546,7 @@ class JobRunner:
             node.is_active = False
             node.duration_seconds = time.time() - self.started
             self.api.compute_nodes.update_compute_node(self.node_id, node)
-            self.env.worker_stopped(self.api, self.workflow_id)
+            self.env.worker_stopped(self.api, self.workflow_id, self.stop_reason)
         except Exception as exc:  # noqa: BLE001 - shutdown must finish
             logger.error("could not close compute node %s: %s", self.node_id, describe_error(exc))
 
