@@ -226,3 +226,36 @@ def test_time_limit_claims_only_jobs_that_fit_and_terminates_at_the_end(api_url,
     assert by_name["fits"].status == "completed"
     assert by_name["too_long"].status == "ready", "a 5-minute job was claimed with 4 s left"
     assert by_name["overruns"].status == "terminated"
+
+
+def test_prefetch_runs_every_job_once_within_the_parallel_limit(api_url, tmp_path):
+    wf = create_workflow(api_url, [job(f"j{i:02d}", "sleep 0.05") for i in range(40)])
+    run = run_torc(api_url, "run", wf, "--max-parallel-jobs", 2, "--prefetch", 10, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert {j.status for j in jobs_by_name(api_url, wf).values()} == {"completed"}
+    results = list(make_api(api_url).iter_results(wf, all_runs=True))
+    assert len(results) == 40 and len({r.job_id for r in results}) == 40
+    assert max_overlap(intervals(api_url, wf).values()) <= 2
+
+
+def test_prefetch_needs_queue_mode(api_url, tmp_path):
+    wf = create_workflow(api_url, [job("a", "true")])
+    run = run_torc(api_url, "run", wf, "--prefetch", 4, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode != 0
+    assert "--prefetch" in run.stderr and "--max-parallel-jobs" in run.stderr and "Traceback" not in run.stderr
+    assert jobs_by_name(api_url, wf)["a"].status == "ready"
+
+
+def test_sigterm_hands_prefetched_jobs_back(api_url, tmp_path):
+    wf = create_workflow(api_url, [job(f"s{i}", "sleep 60") for i in range(6)])
+    worker = subprocess.Popen(torc_command(api_url, "run", wf, "--max-parallel-jobs", 1, "--prefetch", 3, "-o", tmp_path / "out", *FAST),
+                              cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while sorted(j.status for j in jobs_by_name(api_url, wf).values()) != ["pending"] * 3 + ["ready"] * 2 + ["running"]:
+        assert time.monotonic() < deadline and worker.poll() is None, [j.status for j in jobs_by_name(api_url, wf).values()]
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.stderr.read()
+    statuses = sorted(j.status for j in jobs_by_name(api_url, wf).values())
+    assert statuses == ["ready"] * 5 + ["terminated"]
+    assert len(list(make_api(api_url).iter_results(wf, all_runs=True))) == 1

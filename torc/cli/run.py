@@ -15,6 +15,7 @@ import click
 
 from torc import workflow_ops
 from torc.cli.context import CliState, pass_state
+from torc.runner.environment import RemoteEnvironment
 from torc.runner.resources import detect
 from torc.runner.worker import JobRunner, RunnerConfig
 from torc.spec import load_workflow_spec
@@ -30,6 +31,8 @@ def worker_options(command):
         click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), help="Memory to offer (default: all)."),
         click.option("--num-gpus", type=click.IntRange(0), help="GPUs to offer (default: all that nvidia-smi lists)."),
         click.option("--max-parallel-jobs", type=click.IntRange(1), help="Queue mode: run up to N jobs at once, ignoring their resource requirements."),
+        click.option("--prefetch", default=0, show_default=True, type=click.IntRange(0, 10_000),
+                     help="Queue mode: also hold up to N claimed jobs to start the moment a slot frees (for many short jobs)."),
         click.option("-o", "--output-dir", default="torc_output", show_default=True, type=click.Path(file_okay=False), help="Job stdout/stderr, logs and metrics."),
         click.option("-p", "--poll-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.05), help="Seconds between checks for new work while jobs run."),
         click.option("--idle-timeout", type=click.FloatRange(min=0), help="Exit after this many seconds without work (default: the workflow's compute_node_wait_for_new_jobs_seconds)."),
@@ -44,11 +47,14 @@ def worker_options(command):
 
 
 def runner_config(output_dir, num_cpus, memory_gb, num_gpus, max_parallel_jobs, poll_interval, idle_timeout,
-                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, end_time=None) -> RunnerConfig:
+                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, prefetch=0, end_time=None) -> RunnerConfig:
+    if prefetch and not max_parallel_jobs:
+        raise click.BadParameter("needs --max-parallel-jobs (queue mode): in resource mode a claim takes only what fits now", param_hint="--prefetch")
     return RunnerConfig(
         output_dir=Path(output_dir),
         resources=detect(num_cpus, memory_gb, num_gpus),
         max_parallel_jobs=max_parallel_jobs,
+        prefetch=prefetch,
         poll_interval=poll_interval,
         idle_timeout=idle_timeout,
         end_time=end_time,
@@ -86,12 +92,20 @@ def _end_time(time_limit: str | None, end_time: str | None) -> float | None:
     return min(ends) if ends else None
 
 
+def initialize_if_needed(state: CliState, workflow_id: int, skip_checks: bool = False) -> None:
+    """Start the workflow's first run if it never was, so that workers find ready jobs.
+
+    Done once before starting workers: several workers initializing at once would race.
+    """
+    if state.api.workflows.is_workflow_uninitialized(workflow_id).is_uninitialized:
+        workflow_ops.initialize_workflow(state.api, workflow_id, ignore_missing_data=skip_checks)
+
+
 def _workflow_id(state: CliState, spec_or_id: str, skip_checks: bool) -> int:
     """An existing workflow's id, or the id of the workflow created from a spec file."""
     if spec_or_id.isdigit() and not Path(spec_or_id).exists():
         workflow_id = int(spec_or_id)
-        if state.api.workflows.is_workflow_uninitialized(workflow_id).is_uninitialized:
-            workflow_ops.initialize_workflow(state.api, workflow_id, ignore_missing_data=skip_checks)
+        initialize_if_needed(state, workflow_id, skip_checks)
         return workflow_id
     created = workflow_ops.create_workflow_from_spec(state.api, load_workflow_spec(spec_or_id))
     workflow_id = created.workflow.id
@@ -108,8 +122,9 @@ def _workflow_id(state: CliState, spec_or_id: str, skip_checks: bool) -> int:
 @click.option("--skip-checks", is_flag=True, help="Start even if input files that no job produces are missing.")
 @click.option("--standalone", is_flag=True, help="Start a private torc server on --database for this run.")
 @click.option("--database", default="torc.db", show_default=True, help="SQLite file of the --standalone server.")
+@click.option("--remote", is_flag=True, hidden=True, help="Register as a remote (SSH) worker; set by torc remote run.")
 @pass_state
-def run(state: CliState, spec_or_id, time_limit, end_time, skip_checks, standalone, database, **worker):
+def run(state: CliState, spec_or_id, time_limit, end_time, skip_checks, standalone, database, remote, **worker):
     """Run the jobs of a workflow (a SPEC file or a workflow ID) on this machine."""
     config = runner_config(**worker, end_time=_end_time(time_limit, end_time))
     server = None
@@ -122,7 +137,7 @@ def run(state: CliState, spec_or_id, time_limit, end_time, skip_checks, standalo
     try:
         workflow_id = _workflow_id(state, spec_or_id, skip_checks)
         log_path = log_to_file(config.output_dir, workflow_id)
-        stats = JobRunner(state.api, workflow_id, config).run()
+        stats = JobRunner(state.api, workflow_id, config, RemoteEnvironment() if remote else None).run()
         summary = {"workflow_id": workflow_id, **stats, "log": str(log_path)}
         state.object(summary, f"Workflow {workflow_id}: " + ", ".join(f"{n} {k}" for k, n in stats.items() if n) + f" (log: {log_path})")
     finally:

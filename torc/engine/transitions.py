@@ -5,10 +5,15 @@ the job's current status, then changes it with a conditional UPDATE (``WHERE sta
 so that a transition happens once even if two requests race.
 """
 
+from dataclasses import dataclass, field
+
+from peewee import EXCLUDED, fn
+
 from torc.db.connection import database_proxy
 from torc.db.models import ComputeNode, Job, Result, WorkflowResult
 from torc.engine import actions, propagation, queries
-from torc.engine.errors import Conflict, Invalid
+from torc.engine.errors import Conflict, EngineError, Invalid, NotFound
+from torc.engine.sql import bulk_insert, in_chunks
 from torc.engine.events import record_event
 from torc.engine.wakeup import jobs_changed
 from torc.status import DONE, TERMINAL, JobStatus
@@ -40,38 +45,147 @@ def start_job(job_id: int, run_id: int, compute_node_id: int) -> Job:
     return Job.get_by_id(job_id)
 
 
-def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict) -> Job:
-    """Record the result and finish the job; release or cancel its dependents in the same transaction."""
+@dataclass
+class Completion:
+    """One job to finish: its final status and the result to record."""
+
+    job_id: int
+    status: JobStatus
+    result: dict
+
+
+@dataclass
+class CompletionOutcome:
+    completed: list[int] = field(default_factory=list)
+    #: (job id, error) for each completion that was refused; the others went through.
+    errors: list[tuple[int, EngineError]] = field(default_factory=list)
+
+
+def _check_completion(item: Completion, workflow_id: int) -> None:
+    status, result = item.status, item.result
     if status not in TERMINAL:
-        raise Invalid(f"complete_job needs a final status ({', '.join(s.label for s in sorted(TERMINAL))}), not {status.label}")
-    job = queries.job_or_error(job_id)
-    _check_run_id(job, run_id)
-    if result.get("job_id", job_id) != job_id or result.get("workflow_id", job.workflow_id) != job.workflow_id:
+        raise Invalid(f"complete_job needs a final status ({', '.join(s.label for s in sorted(TERMINAL))}), not {S(status).label}")
+    if result.get("job_id", item.job_id) != item.job_id or result.get("workflow_id", workflow_id) != workflow_id:
         raise Invalid("the result's job_id/workflow_id do not match the job")
     if result.get("status") is not None and result["status"] != status:
-        raise Invalid(f"the result's status {S(result['status']).label} differs from the path's {status.label}")
-    if result.get("attempt_id", job.attempt_id) != job.attempt_id:
-        raise Conflict(f"attempt {result['attempt_id']} of job {job_id} is over; the job is on attempt {job.attempt_id}")
-    _move(job, {S.PENDING, S.RUNNING}, status=status, active_compute_node=None)
-    row = {**result, "job_id": job_id, "workflow_id": job.workflow_id, "run_id": run_id, "status": int(status)}
-    row.pop("id", None)
-    row.setdefault("attempt_id", job.attempt_id)
-    saved = Result.create(**row)
-    WorkflowResult.insert(workflow=job.workflow_id, job=job_id, result=saved.id).on_conflict(
-        conflict_target=[WorkflowResult.job], update={WorkflowResult.result: saved.id}
-    ).execute()
-    changed = {job_id}
-    if status in DONE:
-        ready, canceled = propagation.release_dependents(
-            {job_id} if status == S.COMPLETED else set(), set() if status == S.COMPLETED else {job_id}
+        raise Invalid(f"the result's status {S(result['status']).label} differs from the job's final status {S(status).label}")
+
+
+def complete_jobs(workflow_id: int, run_id: int, completions: list[Completion]) -> CompletionOutcome:
+    """Record results and finish many jobs of one workflow in one transaction.
+
+    Set-based, so a worker reporting a batch costs about what one job costs: one read of the jobs,
+    one conditional UPDATE per final status, one INSERT of the results, one pass releasing (or
+    canceling) dependents. A completion that is refused (unknown job, wrong attempt, job no longer
+    running, lost race) is returned with its error and does not hold back the others.
+    """
+    current = queries.workflow_status(workflow_id).run_id
+    if run_id != current:
+        raise Conflict(f"run_id {run_id} is not the workflow's current run {current}")
+    outcome = CompletionOutcome()
+    wanted: dict[int, Completion] = {}
+    for item in completions:
+        try:
+            if item.job_id in wanted:
+                raise Invalid(f"job {item.job_id} is listed twice")
+            _check_completion(item, workflow_id)
+            wanted[item.job_id] = item
+        except EngineError as exc:
+            outcome.errors.append((item.job_id, exc))
+    found = {}
+    for chunk in in_chunks(wanted):
+        found.update((row[0], row[1:]) for row in Job.select(Job.id, Job.workflow, Job.status, Job.attempt_id).where(Job.id.in_(chunk)).tuples())
+    movable: dict[int, list[int]] = {}
+    for job_id, item in wanted.items():
+        job_workflow, status, attempt = found.get(job_id, (None, None, None))
+        attempt_wanted = item.result.get("attempt_id", attempt)
+        if job_workflow != workflow_id:
+            outcome.errors.append((job_id, NotFound(f"job {job_id} not found in workflow {workflow_id}")))
+        elif attempt_wanted != attempt:
+            outcome.errors.append((job_id, Conflict(f"attempt {attempt_wanted} of job {job_id} is over; the job is on attempt {attempt}")))
+        elif status not in (S.PENDING, S.RUNNING):
+            outcome.errors.append((job_id, Conflict(f"job {job_id} is {S(status).label}; expected pending or running")))
+        else:
+            movable.setdefault(int(item.status), []).append(job_id)
+            item.result = {**item.result, "attempt_id": attempt}
+    p = database_proxy.obj.param
+    for status, job_ids in movable.items():
+        for chunk in in_chunks(job_ids):
+            moved = {row[0] for row in database_proxy.obj.execute_sql(
+                f"UPDATE job SET status = {status}, active_compute_node_id = NULL "
+                f"WHERE id IN ({', '.join([p] * len(chunk))}) AND status IN ({int(S.PENDING)}, {int(S.RUNNING)}) RETURNING id",
+                chunk,
+            ).fetchall()}
+            outcome.completed.extend(job_id for job_id in chunk if job_id in moved)
+            outcome.errors.extend((job_id, Conflict(f"job {job_id} was finished by another request")) for job_id in chunk if job_id not in moved)
+    if outcome.completed:
+        _record_results(workflow_id, run_id, [wanted[job_id] for job_id in outcome.completed])
+        _after_completion(workflow_id, [wanted[job_id] for job_id in outcome.completed])
+    return outcome
+
+
+def _record_results(workflow_id: int, run_id: int, items: list[Completion]) -> None:
+    """Insert the results, then point each job's latest-result row at its new result."""
+    columns = [name for name in Result._meta.sorted_field_names if name not in ("id", "workflow", "job", "run_id", "status")]
+    rows = [
+        (workflow_id, item.job_id, run_id, int(item.status), *(item.result.get(name, Result._meta.fields[name].default) for name in columns))
+        for item in items
+    ]
+    bulk_insert("result", ["workflow_id", "job_id", "run_id", "status", *(Result._meta.fields[name].column_name for name in columns)], rows)
+    job_ids = [item.job_id for item in items]
+    for chunk in in_chunks(job_ids):
+        latest = (
+            Result.select(Result.job, Result.workflow, fn.MAX(Result.id))
+            .where(Result.job.in_(chunk), Result.run_id == run_id)
+            .group_by(Result.job, Result.workflow)
         )
+        WorkflowResult.insert_from(latest, [WorkflowResult.job, WorkflowResult.workflow, WorkflowResult.result]).on_conflict(
+            conflict_target=[WorkflowResult.job], update={WorkflowResult.result: EXCLUDED.result_id}
+        ).execute()
+
+
+def _after_completion(workflow_id: int, items: list[Completion]) -> None:
+    """Release or cancel dependents, recount job triggers, fire workflow completion, wake waiters."""
+    succeeded = {item.job_id for item in items if item.status == S.COMPLETED}
+    unsuccessful = {item.job_id for item in items if item.status in DONE and item.status != S.COMPLETED}
+    changed = {item.job_id for item in items}
+    if succeeded or unsuccessful:
+        ready, canceled = propagation.release_dependents(succeeded, unsuccessful)
         changed |= ready | canceled
         if canceled:
-            record_event(job.workflow_id, "jobs_canceled", f"{len(canceled)} jobs canceled because job {job_id} ended {status.label}", job_id=job_id, num_canceled=len(canceled))
-    actions.recount_job_triggers(job.workflow_id, changed)
-    if queries.is_complete(job.workflow_id):
-        actions.fire_workflow_complete(job.workflow_id)
+            causes = sorted(unsuccessful)
+            status = {item.job_id: item.status for item in items}
+            why = f"job {causes[0]} ended {S(status[causes[0]]).label}" if len(causes) == 1 else f"jobs {', '.join(map(str, causes))} did not succeed"
+            record_event(workflow_id, "jobs_canceled", f"{len(canceled)} jobs canceled because {why}", job_id=causes[0], num_canceled=len(canceled))
+    actions.recount_job_triggers(workflow_id, changed)
+    if queries.is_complete(workflow_id):
+        actions.fire_workflow_complete(workflow_id)
     jobs_changed()
+
+
+def start_claimed_jobs(workflow_id: int, compute_node_id: int, job_ids: list[int]) -> list[int]:
+    """pending → running for jobs that ``compute_node_id`` claimed and has started since it last
+    reported (a worker that prefetches reports its starts in batches). Jobs no longer pending on
+    that node (finished, handed back, recovered) are skipped; the ones that moved are returned."""
+    p = database_proxy.obj.param
+    moved = []
+    for chunk in in_chunks(dict.fromkeys(job_ids)):
+        moved.extend(row[0] for row in database_proxy.obj.execute_sql(
+            f"UPDATE job SET status = {int(S.RUNNING)} WHERE workflow_id = {p} AND active_compute_node_id = {p} "
+            f"AND status = {int(S.PENDING)} AND id IN ({', '.join([p] * len(chunk))}) RETURNING id",
+            (workflow_id, compute_node_id, *chunk),
+        ).fetchall())
+    if moved:
+        jobs_changed()
+    return sorted(moved)
+
+
+def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict) -> Job:
+    """Record the result and finish the job; release or cancel its dependents in the same transaction."""
+    job = queries.job_or_error(job_id)
+    outcome = complete_jobs(job.workflow_id, run_id, [Completion(job_id, status, result)])
+    if outcome.errors:
+        raise outcome.errors[0][1]
     return Job.get_by_id(job_id)
 
 

@@ -48,8 +48,12 @@ __all__ = [
     "CancelWorkflowResponse",
     "ClaimActionRequest",
     "ClaimActionResponse",
+    "ClaimAfterCompletion",
     "ClaimJobsBasedOnResourcesResponse",
     "ClaimNextJobsResponse",
+    "CompleteJobsRequest",
+    "CompleteJobsResponse",
+    "CompletionError",
     "ComputeNodeModel",
     "ComputeNodesResources",
     "CreateJobsResponse",
@@ -63,6 +67,7 @@ __all__ = [
     "InitializeJobsResponse",
     "IsCompleteResponse",
     "IsUninitializedResponse",
+    "JobCompletion",
     "JobDependencyModel",
     "JobFileRelationshipModel",
     "JobModel",
@@ -154,8 +159,12 @@ from torc.openapi_client.models.access_group_model import AccessGroupModel as Ac
 from torc.openapi_client.models.cancel_workflow_response import CancelWorkflowResponse as CancelWorkflowResponse
 from torc.openapi_client.models.claim_action_request import ClaimActionRequest as ClaimActionRequest
 from torc.openapi_client.models.claim_action_response import ClaimActionResponse as ClaimActionResponse
+from torc.openapi_client.models.claim_after_completion import ClaimAfterCompletion as ClaimAfterCompletion
 from torc.openapi_client.models.claim_jobs_based_on_resources_response import ClaimJobsBasedOnResourcesResponse as ClaimJobsBasedOnResourcesResponse
 from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsResponse as ClaimNextJobsResponse
+from torc.openapi_client.models.complete_jobs_request import CompleteJobsRequest as CompleteJobsRequest
+from torc.openapi_client.models.complete_jobs_response import CompleteJobsResponse as CompleteJobsResponse
+from torc.openapi_client.models.completion_error import CompletionError as CompletionError
 from torc.openapi_client.models.compute_node_model import ComputeNodeModel as ComputeNodeModel
 from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources as ComputeNodesResources
 from torc.openapi_client.models.create_jobs_response import CreateJobsResponse as CreateJobsResponse
@@ -169,6 +178,7 @@ from torc.openapi_client.models.get_ready_job_requirements_response import GetRe
 from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse as InitializeJobsResponse
 from torc.openapi_client.models.is_complete_response import IsCompleteResponse as IsCompleteResponse
 from torc.openapi_client.models.is_uninitialized_response import IsUninitializedResponse as IsUninitializedResponse
+from torc.openapi_client.models.job_completion import JobCompletion as JobCompletion
 from torc.openapi_client.models.job_dependency_model import JobDependencyModel as JobDependencyModel
 from torc.openapi_client.models.job_file_relationship_model import JobFileRelationshipModel as JobFileRelationshipModel
 from torc.openapi_client.models.job_model import JobModel as JobModel

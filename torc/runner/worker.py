@@ -10,6 +10,7 @@ to pick up work that other workers unblocked. When nothing runs it long-polls in
 so new work starts the moment it is ready and a signal is still handled immediately.
 """
 
+import collections
 import datetime as dt
 import json
 import logging
@@ -25,7 +26,15 @@ from pathlib import Path
 from torc.client import TorcApi, describe_error
 from torc.failure_rules import matching_rule, may_retry
 from torc.openapi_client.exceptions import ApiException
-from torc.openapi_client.models import ClaimActionRequest, ComputeNodeModel, ComputeNodesResources, ResultModel
+from torc.openapi_client.models import (
+    ClaimActionRequest,
+    ClaimAfterCompletion,
+    CompleteJobsRequest,
+    ComputeNodeModel,
+    ComputeNodesResources,
+    JobCompletion,
+    ResultModel,
+)
 from torc.runner.environment import WorkerEnvironment
 from torc.runner.gpus import GpuPool
 from torc.runner.job_process import JobProcess
@@ -38,6 +47,8 @@ logger = logging.getLogger("torc.runner")
 
 #: Longest single long-poll claim while idle; bounds how long shutdown waits for it.
 IDLE_CLAIM_WAIT_SECONDS = 10.0
+#: With prefetched jobs to run, finished jobs are reported in batches at least this often.
+REPORT_INTERVAL_SECONDS = 0.1
 
 
 @dataclass
@@ -45,6 +56,8 @@ class RunnerConfig:
     output_dir: Path
     resources: Resources
     max_parallel_jobs: int | None = None
+    #: Queue mode: claimed jobs held beyond max_parallel_jobs, started the moment a slot frees.
+    prefetch: int = 0
     poll_interval: float = 1.0
     #: Seconds to wait for new work with nothing running (None: the workflow's setting).
     idle_timeout: float | None = None
@@ -71,6 +84,9 @@ class JobRunner:
         self.gpus = GpuPool(config.resources.gpu_ids)
         self.running: dict[int, tuple[JobProcess, dict]] = {}  # job id → (process, reservation)
         self.finished: list[JobProcess] = []
+        self.queued: collections.deque = collections.deque()  # prefetched jobs, claimed (pending) and not started
+        self.started_unreported: list[int] = []  # prefetched jobs started since the last report
+        self.reports_since = 0.0
         self.wake = threading.Event()
         self.lock = threading.Lock()
         self.stop_reason: str | None = None
@@ -82,6 +98,7 @@ class JobRunner:
         self.files: dict[int, object] = {}
         self.claim_thread: threading.Thread | None = None
         self.claimed_in_background: list = []
+        self.reports: list[tuple] = []  # (job, status, return code, message, result) not yet sent
         self.stats = {"completed": 0, "failed": 0, "retried": 0, "terminated": 0, "canceled": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -188,9 +205,13 @@ class JobRunner:
             if self.stop_reason is not None:
                 return
             self._enforce_runtime_limits()
+            started = self._start_queued()
             # Claim first: on the hot path (a job ended, its dependents are ready) that is the
-            # only request besides the completion.
-            started = self._claim_and_start(end)
+            # only request, and it carries the finished jobs' reports.
+            if self._claim_due():
+                started += self._claim_and_start(end)
+            if self._reports_due():
+                self._send_reports()
             # Workflow state and actions: every poll interval, and whenever nothing runs.
             if not (self.running or started) or time.time() - last_check >= self.config.poll_interval:
                 last_check = time.time()
@@ -200,7 +221,7 @@ class JobRunner:
                     self._terminate_all("canceled")
                     return
                 self._run_actions(["on_jobs_ready", "on_jobs_complete", "on_workflow_complete"])
-                if state.is_complete and not self.running and not self.workflow.compute_node_ignore_workflow_completion:
+                if state.is_complete and not self.running and not self.queued and not self.workflow.compute_node_ignore_workflow_completion:
                     logger.info("workflow %s is complete", self.workflow_id)
                     return
             if self.running or started:
@@ -209,7 +230,7 @@ class JobRunner:
                 logger.info("no work for %.0f s: exiting", idle_timeout)
                 return
             if not started:
-                self.wake.wait(self.config.poll_interval)
+                self.wake.wait(REPORT_INTERVAL_SECONDS if self.reports or self.started_unreported else self.config.poll_interval)
                 self.wake.clear()
 
     def _free(self) -> tuple[int, float, int]:
@@ -218,6 +239,35 @@ class JobRunner:
             cpus = res.num_cpus - sum(r["num_cpus"] for _, r in self.running.values())
             memory = res.memory_gb - sum(r["memory_gb"] for _, r in self.running.values())
         return cpus, memory, self.gpus.free
+
+    def _claim_due(self) -> bool:
+        """Without prefetch, claim on every pass. With it, claim when the local queue runs low or
+        reports have waited long enough: one request then serves many short jobs."""
+        if not self.config.prefetch:
+            return True
+        return len(self.queued) <= self.config.prefetch // 2 or self._reports_due()
+
+    def _reports_due(self) -> bool:
+        if not (self.reports or self.started_unreported):
+            return False
+        if not self.config.prefetch or (self.reports and not self.queued):
+            return True
+        return time.time() - self.reports_since >= REPORT_INTERVAL_SECONDS or len(self.reports) >= self.config.prefetch
+
+    def _start_queued(self) -> int:
+        """Start prefetched jobs in the slots that are free (queue mode)."""
+        started = 0
+        while self.queued and len(self.running) < self.config.max_parallel_jobs and self.stop_reason is None:
+            job = self.queued.popleft()
+            try:
+                self._start(job)
+                started += 1
+                if job.status == "pending":  # prefetched: the server learns of the start with the next report
+                    self._note_pending_report()
+                    self.started_unreported.append(job.id)
+            except ApiException as exc:
+                logger.warning("could not start job %s (%s): %s", job.id, job.name, describe_error(exc))
+        return started
 
     def _claim_and_start(self, end: float | None) -> int:
         """Claim what fits now; if that is nothing and nothing runs, long-poll in a helper thread."""
@@ -232,7 +282,7 @@ class JobRunner:
         if self.config.max_parallel_jobs and remaining is not None and remaining < self.workflow.compute_node_min_time_for_new_jobs_seconds:
             return 0  # queue mode does not know job runtimes: stop claiming near the end
         jobs = self._claim(remaining, wait=0)
-        if jobs or self.running:
+        if jobs or self.running or self.queued:
             return self._start_jobs(jobs)
         wait = IDLE_CLAIM_WAIT_SECONDS if remaining is None else max(0.0, min(IDLE_CLAIM_WAIT_SECONDS, remaining))
         self.claim_thread = threading.Thread(target=self._background_claim, args=(remaining, wait), name="torc-claim", daemon=True)
@@ -255,30 +305,37 @@ class JobRunner:
         return jobs
 
     def _claim(self, remaining: float | None, wait: float) -> list:
+        """Claim what fits in the free resources (or free slots, in queue mode).
+
+        Without waiting and with finished jobs to report, the claim rides on the report
+        (``complete_jobs`` with ``claim``): one request per finished batch, and the dependents the
+        report released can be claimed in the same round trip.
+        """
         if self.config.max_parallel_jobs:
-            free = self.config.max_parallel_jobs - len(self.running)
-            if free <= 0:
-                return []
-            answer = self.api.workflows.claim_next_jobs(
-                self.workflow_id, limit=free, wait_seconds=wait, compute_node_id=self.node_id, start=True
+            limit = self.config.max_parallel_jobs + self.config.prefetch - len(self.running) - len(self.queued)
+            offer = None
+        else:
+            cpus, memory, gpus = self._free()
+            limit = max(cpus, 1) if cpus > 0 or memory > 0 else 0
+            offer = ComputeNodesResources(
+                num_cpus=max(cpus, 0),
+                memory_gb=max(memory, 0.0),
+                num_gpus=gpus,
+                num_nodes=self.config.resources.num_nodes,
+                time_limit=format_duration(remaining) if remaining is not None else None,
+                scheduler_config_id=self.env.scheduler_config_id(),
             )
-            return answer.jobs
-        cpus, memory, gpus = self._free()
-        if cpus <= 0 and memory <= 0:
+        if limit <= 0:
             return []
-        offer = ComputeNodesResources(
-            num_cpus=max(cpus, 0),
-            memory_gb=max(memory, 0.0),
-            num_gpus=gpus,
-            num_nodes=self.config.resources.num_nodes,
-            time_limit=format_duration(remaining) if remaining is not None else None,
-            scheduler_config_id=self.env.scheduler_config_id(),
-        )
-        limit = max(cpus, 1)
-        answer = self.api.workflows.claim_jobs_based_on_resources(
+        # Prefetched jobs stay pending (claimed) until they really start.
+        start = not self.config.prefetch
+        if (self.reports or self.started_unreported) and wait == 0:
+            return self._send_reports(ClaimAfterCompletion(limit=limit, resources=offer, compute_node_id=self.node_id, start=start))
+        if offer is None:
+            return self.api.workflows.claim_next_jobs(self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
+        return self.api.workflows.claim_jobs_based_on_resources(
             self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id, start=True
-        )
-        return answer.jobs
+        ).jobs
 
     # ------------------------------------------------------------------ jobs
 
@@ -288,11 +345,15 @@ class JobRunner:
         return self.requirements[rr_id]
 
     def _start_jobs(self, jobs: list) -> int:
+        if self.stop_reason is not None:
+            for job in jobs:
+                self._hand_back(job)
+            return 0
+        if self.config.max_parallel_jobs:
+            self.queued.extend(jobs)
+            return self._start_queued()
         started = 0
         for job in jobs:
-            if self.stop_reason is not None:
-                self._hand_back(job)
-                continue
             try:
                 self._start(job)
                 started += 1
@@ -367,6 +428,7 @@ class JobRunner:
         self.wake.set()
 
     def _reap(self) -> None:
+        """Account for every job that exited; their reports go out together with the next claim."""
         with self.lock:
             finished, self.finished = self.finished, []
         for process in finished:
@@ -412,13 +474,41 @@ class JobRunner:
         self._report(job, status, code, message, usage, process.exec_minutes)
 
     def _report(self, job, status: str, code: int, message: str | None, usage: dict | None, exec_minutes: float = 0.0) -> None:
-        result = self._result(job, status, code, message, usage, exec_minutes)
+        """Queue a job's final status; :meth:`_send_reports` sends the queue as one batch."""
+        self._note_pending_report()
+        self.reports.append((job, status, code, message, self._result(job, status, code, message, usage, exec_minutes)))
+
+    def _note_pending_report(self) -> None:
+        if not (self.reports or self.started_unreported):
+            self.reports_since = time.time()
+
+    def _send_reports(self, claim: ClaimAfterCompletion | None = None) -> list:
+        """Report starts of prefetched jobs and final statuses in one request; return the jobs
+        ``claim`` claimed."""
+        reports, self.reports = self.reports, []
+        started, self.started_unreported = self.started_unreported, []
+        if not (reports or started):
+            return []
+        request = CompleteJobsRequest(
+            completions=[JobCompletion(job_id=job.id, status=status, result=result) for job, status, _, _, result in reports],
+            compute_node_id=self.node_id,
+            started_job_ids=started,
+            claim=claim,
+        )
+        claimed = []
         try:
-            self.api.jobs.complete_job(job.id, status, self.run_id, result)
+            answer = self.api.workflows.complete_jobs(self.workflow_id, self.run_id, request)
+            refused = {error.job_id: error.message for error in answer.errors}
+            claimed = answer.claimed.jobs if answer.claimed else []
+        except ApiException as exc:
+            refused = {job.id: describe_error(exc) for job, *_ in reports}
+        for job, status, code, message, _ in reports:
+            if job.id in refused:
+                logger.error("could not report job %s (%s) as %s: %s", job.id, job.name, status, refused[job.id])
+                continue
             self.stats[status if status in self.stats else "failed"] += 1
             logger.info("job %s (%s) %s (return code %s)%s", job.id, job.name, status, code, f": {message}" if message else "")
-        except ApiException as exc:
-            logger.error("could not report job %s (%s) as %s: %s", job.id, job.name, status, describe_error(exc))
+        return claimed
 
     def _result(self, job, status, code, message, usage, exec_minutes) -> ResultModel:
         usage = usage or {}
@@ -526,10 +616,14 @@ class JobRunner:
             process.process.wait()
         time.sleep(0.05)  # let the waiter threads queue the exits
         self._reap()
+        self._send_reports()
 
     def _shutdown(self) -> None:
         if self.running:
             self._terminate_all(self.stop_reason or "stopped")
+        self._send_reports()
+        while self.queued:
+            self._hand_back(self.queued.popleft())
         if self.claim_thread is not None:
             self.claim_thread.join(IDLE_CLAIM_WAIT_SECONDS + 5)
             for job in self._take_background_claims():

@@ -152,6 +152,48 @@ function claim_next_jobs(_api::WorkflowsApi, response_stream::Channel, id::Int64
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 
+const _returntypes_complete_jobs_WorkflowsApi = Dict{Regex,Type}(
+    Regex("^" * replace("200", "x"=>".") * "\$") => CompleteJobsResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
+)
+
+function _oacinternal_complete_jobs(_api::WorkflowsApi, id::Int64, run_id::Int64, complete_jobs_request::CompleteJobsRequest; _mediaType=nothing)
+    OpenAPI.validate_param("id", "complete_jobs", :maximum, id, 2147483647, false)
+    OpenAPI.validate_param("id", "complete_jobs", :minimum, id, 0, false)
+
+    OpenAPI.validate_param("run_id", "complete_jobs", :maximum, run_id, 2147483647, false)
+    OpenAPI.validate_param("run_id", "complete_jobs", :minimum, run_id, 0, false)
+
+    _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_complete_jobs_WorkflowsApi, "/workflows/{id}/complete_jobs/{run_id}", [], complete_jobs_request)
+    OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
+    OpenAPI.Clients.set_param(_ctx.path, "run_id", run_id)  # type Int64
+    OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
+    OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? ["application/json", ] : [_mediaType])
+    return _ctx
+end
+
+@doc raw"""A worker's batched report (additive): jobs it started (pending → running) and complete_job for many jobs, in one transaction; refused completions are listed, the rest complete. With `claim`, the worker's next claim rides on the same request: one round trip per batch.
+
+Params:
+- `id`::`Int64` (required)
+- `run_id`::`Int64` (required)
+- `complete_jobs_request`::`CompleteJobsRequest` (required)
+
+Return: `CompleteJobsResponse`, `OpenAPI.Clients.ApiResponse`
+"""
+function complete_jobs(_api::WorkflowsApi, id::Int64, run_id::Int64, complete_jobs_request::CompleteJobsRequest; _mediaType=nothing)
+    _ctx = _oacinternal_complete_jobs(_api, id, run_id, complete_jobs_request; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx)
+end
+
+function complete_jobs(_api::WorkflowsApi, response_stream::Channel, id::Int64, run_id::Int64, complete_jobs_request::CompleteJobsRequest; _mediaType=nothing)
+    _ctx = _oacinternal_complete_jobs(_api, id, run_id, complete_jobs_request; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx, response_stream)
+end
+
 const _returntypes_create_workflow_WorkflowsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => WorkflowModel,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
@@ -1007,6 +1049,7 @@ end
 export cancel_workflow
 export claim_jobs_based_on_resources
 export claim_next_jobs
+export complete_jobs
 export create_workflow
 export create_workflow_from_spec
 export delete_workflow

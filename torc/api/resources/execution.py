@@ -13,7 +13,7 @@ from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema
 from torc.api.errors import unprocessable
-from torc.api.fields import Int64
+from torc.api.fields import Int64, JobStatusField
 from torc.api.resources.jobs import JobModel, attach_relationships
 from torc.api.resources.jobs import blp as jobs_blp
 from torc.api.resources.results import ResultModel
@@ -127,6 +127,44 @@ class ClaimNextJobsResponse(ApiSchema):
 
 class ClaimJobsBasedOnResourcesResponse(ClaimNextJobsResponse):
     pass
+
+
+class JobCompletion(ApiSchema):
+    job_id = fields.Integer(required=True)
+    status = JobStatusField(required=True, metadata={"description": "Final status: completed, failed, canceled, terminated or pending_failed"})
+    result = fields.Nested(ResultModel, required=True)
+
+
+class ClaimAfterCompletion(ApiSchema):
+    limit = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_CLAIM_LIMIT))
+    resources = fields.Nested(ComputeNodesResources, metadata={"description": "Offer as in claim_jobs_based_on_resources; omit for claim_next_jobs"})
+    compute_node_id = fields.Integer(metadata={"description": "The claiming worker (recorded on the jobs)"})
+    start = fields.Boolean(load_default=False, metadata={"description": "Also start the claimed jobs on compute_node_id"})
+    sort_method = fields.String(validate=validate.OneOf(SORT_METHODS), metadata={"enum": SORT_METHODS})
+    strict_scheduler_match = fields.Boolean(load_default=False)
+
+
+class CompleteJobsRequest(ApiSchema):
+    completions = fields.List(fields.Nested(JobCompletion), load_default=list, validate=validate.Length(max=MAX_CLAIM_LIMIT))
+    compute_node_id = fields.Integer(metadata={"description": "The reporting worker; needed with started_job_ids"})
+    started_job_ids = fields.List(
+        fields.Integer(), load_default=list, validate=validate.Length(max=MAX_CLAIM_LIMIT),
+        metadata={"description": "Jobs this worker claimed (pending) and has started since its last report: pending → running"},
+    )
+    claim = fields.Nested(ClaimAfterCompletion, metadata={"description": "Claim right after completing (no waiting)"})
+
+
+class CompletionError(ApiSchema):
+    job_id = fields.Integer(required=True)
+    status_code = fields.Integer(required=True, metadata={"description": "What complete_job would have answered: 404, 409 or 422"})
+    message = fields.String(required=True)
+
+
+class CompleteJobsResponse(ApiSchema):
+    started_job_ids = fields.List(fields.Integer(), required=True, metadata={"description": "Jobs that moved to running"})
+    completed_job_ids = fields.List(fields.Integer(), required=True)
+    errors = fields.List(fields.Nested(CompletionError), required=True, metadata={"description": "Completions that were refused"})
+    claimed = fields.Nested(ClaimNextJobsResponse, metadata={"description": "The claim's answer, when the request had one"})
 
 
 class ForceArgs(ApiSchema):
@@ -245,18 +283,28 @@ def get_ready_job_requirements(args, id):
     return queries.ready_job_requirements(id, args.get("scheduler_config_id"))
 
 
+def _claim_attempt(id: int, limit: int, resources: dict | None, args: dict):
+    """Check a claim request and return the function that tries it once (queue mode without
+    ``resources``); shared by the claim endpoints and the claim that rides on ``complete_jobs``."""
+    queries.workflow_status(id)
+    claims.check_holder(id, args.get("compute_node_id"), args["start"])
+    if resources is None:
+        return lambda: claims.claim_next_jobs(id, limit, args.get("compute_node_id"), args["start"])
+    resources = {key: value for key, value in resources.items() if key != "id"}
+    capacity = claims.Capacity(**resources)
+    capacity.time_limit_seconds()  # reject a bad time_limit before waiting
+    return lambda: claims.claim_by_resources(
+        id, limit, capacity, args.get("sort_method"), args["strict_scheduler_match"], args.get("compute_node_id"), args["start"]
+    )
+
+
 @wf_blp.route("/workflows/<int:id>/claim_next_jobs", methods=["POST"], endpoint="claim_next_jobs")
 @wf_blp.arguments(ClaimNextJobsArgs, location="query")
 @wf_blp.response(200, ClaimNextJobsResponse)
 @wf_blp.alt_response(404, description="No such workflow")
 @wf_blp.doc(operationId="claim_next_jobs", summary="Claim up to `limit` ready jobs whatever their requirements.")
 def claim_next_jobs(args, id):
-    queries.workflow_status(id)
-    claims.check_holder(id, args.get("compute_node_id"), args["start"])
-    claim = claims.claim_with_wait(
-        id, lambda: claims.claim_next_jobs(id, args["limit"], args.get("compute_node_id"), args["start"]), args["wait_seconds"]
-    )
-    return _jobs(claim)
+    return _jobs(claims.claim_with_wait(id, _claim_attempt(id, args["limit"], None, args), args["wait_seconds"]))
 
 
 @wf_blp.route("/workflows/<int:id>/claim_jobs_based_on_resources/<int:limit>", methods=["POST"], endpoint="claim_jobs_based_on_resources")
@@ -268,18 +316,7 @@ def claim_next_jobs(args, id):
 def claim_jobs_based_on_resources(resources, args, id, limit):
     if not 1 <= limit <= MAX_CLAIM_LIMIT:
         unprocessable(f"must be between 1 and {MAX_CLAIM_LIMIT}", "limit")
-    queries.workflow_status(id)
-    claims.check_holder(id, args.get("compute_node_id"), args["start"])
-    resources.pop("id", None)
-    capacity = claims.Capacity(**resources)
-    capacity.time_limit_seconds()  # reject a bad time_limit before waiting
-
-    def attempt():
-        return claims.claim_by_resources(
-            id, limit, capacity, args.get("sort_method"), args["strict_scheduler_match"], args.get("compute_node_id"), args["start"]
-        )
-
-    return _jobs(claims.claim_with_wait(id, attempt, args["wait_seconds"]))
+    return _jobs(claims.claim_with_wait(id, _claim_attempt(id, limit, resources, args), args["wait_seconds"]))
 
 
 @job_blp.route("/jobs/<int:id>/start_job/<int:run_id>/<int:compute_node_id>", methods=["PUT"], endpoint="start_job")
@@ -302,6 +339,36 @@ def start_job(id, run_id, compute_node_id):
 )
 def complete_job(result, id, status, run_id):
     return _in_transaction(transitions.complete_job, id, _status(status), run_id, result)
+
+
+@wf_blp.route("/workflows/<int:id>/complete_jobs/<int:run_id>", methods=["POST"], endpoint="complete_jobs")
+@wf_blp.arguments(CompleteJobsRequest)
+@wf_blp.response(200, CompleteJobsResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.alt_response(409, description="run_id is not current")
+@wf_blp.doc(
+    operationId="complete_jobs",
+    summary="A worker's batched report (additive): jobs it started (pending → running) and complete_job for many jobs, in one "
+    "transaction; refused completions are listed, the rest complete. With `claim`, the worker's next claim rides on the "
+    "same request: one round trip per batch.",
+)
+def complete_jobs(body, id, run_id):
+    request = body.get("claim")
+    attempt = _claim_attempt(id, request["limit"], request.get("resources"), request) if request else None
+    if body["started_job_ids"] and body.get("compute_node_id") is None:
+        unprocessable("started_job_ids needs compute_node_id: the node the jobs run on", "compute_node_id")
+    items = [transitions.Completion(c["job_id"], JobStatus(c["status"]), c["result"]) for c in body["completions"]]
+    with write_transaction():
+        started = transitions.start_claimed_jobs(id, body["compute_node_id"], body["started_job_ids"]) if body["started_job_ids"] else []
+        outcome = transitions.complete_jobs(id, run_id, items)
+    answer = {
+        "started_job_ids": started,
+        "completed_job_ids": outcome.completed,
+        "errors": [{"job_id": job_id, "status_code": error.http_status, "message": str(error)} for job_id, error in outcome.errors],
+    }
+    if attempt is not None:
+        answer["claimed"] = _jobs(attempt())
+    return answer
 
 
 @job_blp.route("/jobs/<int:id>/manage_status_change/<string:status>/<int:run_id>", methods=["PUT"], endpoint="manage_status_change")

@@ -18,8 +18,12 @@ from torc.openapi_client.models.access_group_model import AccessGroupModel
 from torc.openapi_client.models.cancel_workflow_response import CancelWorkflowResponse
 from torc.openapi_client.models.claim_action_request import ClaimActionRequest
 from torc.openapi_client.models.claim_action_response import ClaimActionResponse
+from torc.openapi_client.models.claim_after_completion import ClaimAfterCompletion
 from torc.openapi_client.models.claim_jobs_based_on_resources_response import ClaimJobsBasedOnResourcesResponse
 from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsResponse
+from torc.openapi_client.models.complete_jobs_request import CompleteJobsRequest
+from torc.openapi_client.models.complete_jobs_response import CompleteJobsResponse
+from torc.openapi_client.models.completion_error import CompletionError
 from torc.openapi_client.models.compute_node_model import ComputeNodeModel
 from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources
 from torc.openapi_client.models.create_jobs_response import CreateJobsResponse
@@ -33,6 +37,7 @@ from torc.openapi_client.models.get_ready_job_requirements_response import GetRe
 from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse
 from torc.openapi_client.models.is_complete_response import IsCompleteResponse
 from torc.openapi_client.models.is_uninitialized_response import IsUninitializedResponse
+from torc.openapi_client.models.job_completion import JobCompletion
 from torc.openapi_client.models.job_dependency_model import JobDependencyModel
 from torc.openapi_client.models.job_file_relationship_model import JobFileRelationshipModel
 from torc.openapi_client.models.job_model import JobModel
