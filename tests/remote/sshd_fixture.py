@@ -156,6 +156,12 @@ class LocalSshd:
                     # drops connections beyond 10 unauthenticated ones.
                     "MaxStartups 200",
                     "MaxSessions 100",
+                    # bash sources ~/.bashrc for commands run by sshd, but only in a
+                    # top-level shell: with SHLVL set it skips it. The hosts then run
+                    # commands in a clean shell, not in the developer's interactive
+                    # setup (pyenv init alone costs ~0.3 s a command and takes a lock
+                    # that concurrent sessions contend for).
+                    "SetEnv SHLVL=1",
                     "LogLevel VERBOSE",
                     "",
                 ]

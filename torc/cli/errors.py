@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from torc.client import ApiException, TorcConnectionError, TorcError, describe_error
 from torc.client.errors import server_message
+from torc.remote import RemoteError
 from torc.spec import SpecError
 from torc.workflow_ops import WorkflowOpsError
 
@@ -29,7 +30,7 @@ class CommandFailed(click.ClickException):
 
 def describe(exc: BaseException, url: str | None) -> str:
     """One line about ``exc`` for a person at the terminal."""
-    if isinstance(exc, (SpecError, WorkflowOpsError)):
+    if isinstance(exc, (SpecError, WorkflowOpsError, RemoteError)):
         return str(exc)
     if isinstance(exc, ApiException) and exc.status == 404:
         # The server says what is missing ("workflow 7 not found"), which is all a user needs.

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "submit": "torc.cli.submit:submit",
     "submit-slurm": "torc.cli.submit:submit_slurm",
     "hpc": "torc.cli.hpc:hpc",
+    "remote": "torc.cli.remote:remote",
 }
 
 LOG_LEVELS = ["debug", "info", "warning", "error"]

@@ -46,10 +46,15 @@ def worker_options(command):
     return command
 
 
-def runner_config(output_dir, num_cpus, memory_gb, num_gpus, max_parallel_jobs, poll_interval, idle_timeout,
-                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, prefetch=0, end_time=None) -> RunnerConfig:
+def check_worker_options(max_parallel_jobs=None, prefetch=0, **_) -> None:
+    """Option combinations ``worker_options`` cannot express; also checked before remote starts."""
     if prefetch and not max_parallel_jobs:
         raise click.BadParameter("needs --max-parallel-jobs (queue mode): in resource mode a claim takes only what fits now", param_hint="--prefetch")
+
+
+def runner_config(output_dir, num_cpus, memory_gb, num_gpus, max_parallel_jobs, poll_interval, idle_timeout,
+                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, prefetch=0, end_time=None) -> RunnerConfig:
+    check_worker_options(max_parallel_jobs, prefetch)
     return RunnerConfig(
         output_dir=Path(output_dir),
         resources=detect(num_cpus, memory_gb, num_gpus),

@@ -117,7 +117,7 @@ def claim_by_resources(
         if status.is_canceled:
             return Claim([], "workflow is canceled")
         if sort_method is None:
-            sort_method = Workflow.get_by_id(workflow_id).jobs_sort_method
+            sort_method = Workflow.select(Workflow.jobs_sort_method).where(Workflow.id == workflow_id).scalar()
         base = (
             Job.select(Job.id, RR.num_cpus, RR.memory_bytes, RR.num_gpus, RR.num_nodes)
             .join(RR)
