@@ -185,7 +185,10 @@ class ResourceMonitor:
                         job.next_due = next_tick
                 next_due = min((job.next_due for job in self._jobs.values()), default=now + self.interval)
             self._flush()
-            self._wake.wait(max(0.0, min(next_due, self._last_flush + FLUSH_SECONDS) - time.monotonic()))
+            # Without a time-series database nothing is flushed (and _last_flush never moves):
+            # bounding the wait by it would spin this thread at 100% CPU after FLUSH_SECONDS.
+            flush_due = self._last_flush + FLUSH_SECONDS if self._db else next_due
+            self._wake.wait(max(0.0, min(next_due, flush_due) - time.monotonic()))
 
     def _sample(self, jobs: list[_Job], children: dict[int, list[int]]) -> None:
         """Measure each job's tree once and record the sample. Caller holds ``self._lock``."""
