@@ -66,20 +66,16 @@ class DeleteCountResponse(ApiSchema):
     count = fields.Integer(required=True, metadata={"description": "Number of records deleted"})
 
 
-def envelope(name: str, item_schema: type[ma.Schema]) -> type[ma.Schema]:
-    """The upstream list envelope ``{items, offset, max_limit, count, total_count, has_more}``."""
-    return type(
-        name,
-        (ApiSchema,),
-        {
-            "items": fields.List(fields.Nested(item_schema), required=True),
-            "offset": fields.Integer(required=True),
-            "max_limit": fields.Integer(required=True),
-            "count": fields.Integer(required=True),
-            "total_count": fields.Integer(required=True),
-            "has_more": fields.Boolean(required=True),
-        },
-    )
+#: The upstream list envelope's counters (access-group lists use ``offset, limit, total_count, has_more``).
+ENVELOPE_COUNTERS = ("offset", "max_limit", "count", "total_count", "has_more")
+
+
+def envelope(name: str, item_schema: type[ma.Schema], counters: tuple[str, ...] = ENVELOPE_COUNTERS) -> type[ma.Schema]:
+    """A list envelope schema: ``items`` and the given counters (``has_more`` is a boolean)."""
+    attrs = {"items": fields.List(fields.Nested(item_schema), required=True)}
+    for counter in counters:
+        attrs[counter] = fields.Boolean(required=True) if counter == "has_more" else fields.Integer(required=True)
+    return type(name, (ApiSchema,), attrs)
 
 
 def sort_field(model, name: str | None):

@@ -9,7 +9,7 @@ import datetime as dt
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, ListArgs
+from torc.api.base import BASE_PATH, ApiSchema, ListArgs, envelope
 from torc.api.crud import workflow_or_404
 from torc.api.errors import conflict, not_found, unprocessable
 from torc.db.connection import write_transaction
@@ -48,17 +48,7 @@ class AccessCheckResponse(ApiSchema):
 
 
 def _page(name, item):
-    return type(
-        name,
-        (ApiSchema,),
-        {
-            "items": fields.List(fields.Nested(item), required=True),
-            "offset": fields.Integer(required=True),
-            "limit": fields.Integer(required=True),
-            "total_count": fields.Integer(required=True),
-            "has_more": fields.Boolean(required=True),
-        },
-    )
+    return envelope(name, item, counters=("offset", "limit", "total_count", "has_more"))
 
 
 ListAccessGroupsResponse = _page("ListAccessGroupsResponse", AccessGroupModel)
