@@ -170,7 +170,9 @@ class Job(BaseModel):
 
     class Meta:
         indexes = (
-            (("workflow", "status"), False),
+            (("workflow", "status", "id"), False),
+            # Claims by resources probe the ready jobs of one requirement class in id order.
+            (("workflow", "status", "resource_requirements", "id"), False),
             (("workflow", "name"), False),
         )
 
