@@ -1,1 +1,1 @@
-"""Benchmarks that print figures (they assert nothing): ``python -m bench --help``."""
+"""torc's benchmarks against its peers: ``python -m bench run --help`` (docs/performance.md)."""

@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 log "installing torc[dev,postgres] into .venv"
-.venv/bin/pip install -q --disable-pip-version-check -e '.[dev,postgres]'
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev,postgres,bench]'
 
 # OpenAPI Generator (the contract check regenerates the clients) needs a Java runtime.
 command -v java >/dev/null 2>&1 || apt_install default-jre-headless

@@ -27,6 +27,7 @@ class ServerProcess:
         self.env = {**os.environ, **(env or {})}
         self.process = None
         self.port = None
+        self.final_log: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -40,9 +41,14 @@ class ServerProcess:
         if not first.startswith("TORC_SERVER_PORT="):
             self.process.kill()
             self.process.wait(timeout=10)
+            self._discard_log()
             raise RuntimeError(f"torc-server did not start: {first!r}\n{self.log_text()}")
         self.port = int(first.split("=", 1)[1])
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except RuntimeError:
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self, timeout: float = 20) -> None:
@@ -60,21 +66,32 @@ class ServerProcess:
                     time.sleep(0.05)
 
     def log_text(self) -> str:
+        """The server's stderr so far (kept in memory once the server has stopped)."""
+        if self.final_log is not None:
+            return self.final_log
         with open(self.log.name, encoding="utf-8", errors="replace") as log:
             return log.read()
 
+    def _discard_log(self) -> None:
+        """Keep the log's text in memory and remove its temporary file."""
+        if self.final_log is None:
+            self.log.close()
+            self.final_log = self.log_text()
+            os.unlink(self.log.name)
+
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM and wait; returns the exit code."""
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self.process.stdout.close()
-        self.log.close()
+        self._discard_log()
         return self.process.returncode
 
     def __enter__(self):
