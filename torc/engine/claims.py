@@ -14,6 +14,7 @@ from torc.db.connection import is_sqlite, write_transaction
 from torc.db.models import ComputeNode, Job, ResourceRequirements, Workflow
 from torc.engine import queries
 from torc.engine.errors import Conflict, Invalid
+from torc.engine.sql import first
 from torc.engine.wakeup import HUB
 from torc.status import JobStatus
 from torc.units import parse_duration_seconds
@@ -84,7 +85,8 @@ def check_holder(workflow_id: int, compute_node_id: int | None, start: bool) -> 
         if start:
             raise Invalid("start=true needs compute_node_id: the node the jobs run on")
         return
-    node = ComputeNode.get_or_none(ComputeNode.id == compute_node_id, ComputeNode.workflow == workflow_id)
+    node = first(ComputeNode, "compute_node_of_workflow", lambda: ComputeNode.select().where(ComputeNode.id == 0, ComputeNode.workflow == 0),
+                 (compute_node_id, workflow_id))
     if node is None:
         raise Invalid(f"compute_node_id {compute_node_id} is not a compute node of workflow {workflow_id}")
     if node.is_active is False:

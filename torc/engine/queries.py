@@ -19,6 +19,7 @@ from torc.db.models import (
     WorkflowStatus,
 )
 from torc.engine.errors import NotFound
+from torc.engine.sql import first
 from torc.engine.sql import rows as sql_rows
 from torc.status import WORKFLOW_FINISHED, JobStatus
 from torc.units import format_duration
@@ -27,7 +28,7 @@ S = JobStatus
 
 
 def workflow_status(workflow_id: int) -> WorkflowStatus:
-    status = WorkflowStatus.get_or_none(WorkflowStatus.workflow == workflow_id)
+    status = first(WorkflowStatus, "workflow_status", lambda: WorkflowStatus.select().where(WorkflowStatus.workflow == 0), (workflow_id,))
     if status is None:
         raise NotFound(f"workflow {workflow_id} not found")
     return status
