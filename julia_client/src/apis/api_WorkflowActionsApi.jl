@@ -13,7 +13,8 @@ basepath(::Type{ WorkflowActionsApi }) = "http://localhost:8080/torc-service/v1"
 
 const _returntypes_claim_action_WorkflowActionsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ClaimActionResponse,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -54,7 +55,8 @@ end
 
 const _returntypes_create_workflow_action_WorkflowActionsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => WorkflowActionModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -90,7 +92,7 @@ end
 
 const _returntypes_get_pending_actions_WorkflowActionsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => Vector{WorkflowActionModel},
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -127,7 +129,7 @@ end
 
 const _returntypes_get_workflow_actions_WorkflowActionsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => Vector{WorkflowActionModel},
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 

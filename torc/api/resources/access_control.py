@@ -6,10 +6,9 @@ group linked to it, and members of a system (admin) group may.
 
 import datetime as dt
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, ListArgs, envelope
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, ListArgs, envelope
 from torc.api.crud import workflow_or_404
 from torc.api.errors import conflict, not_found, unprocessable
 from torc.db.connection import write_transaction

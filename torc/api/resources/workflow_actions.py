@@ -7,10 +7,9 @@ persistent (worker-lifecycle) actions only record who ran them last, so every wo
 import datetime as dt
 import json
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint
 from torc.api.crud import workflow_or_404
 from torc.engine.creation import check_references
 from torc.api.errors import not_found, unprocessable

@@ -101,8 +101,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -175,8 +176,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -249,8 +251,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -398,8 +401,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -472,8 +476,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -546,8 +551,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -695,7 +701,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessCheckResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -767,7 +773,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessCheckResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -839,7 +845,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessCheckResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -969,7 +975,8 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1038,7 +1045,8 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1107,7 +1115,8 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1248,7 +1257,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1316,7 +1325,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1384,7 +1393,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1511,7 +1520,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1579,7 +1588,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1647,7 +1656,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2106,7 +2115,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserGroupMembershipsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2191,7 +2200,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserGroupMembershipsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2276,7 +2285,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserGroupMembershipsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2755,7 +2764,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListAccessGroupsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2823,7 +2832,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListAccessGroupsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2891,7 +2900,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListAccessGroupsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3022,7 +3031,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3094,7 +3103,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3166,7 +3175,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3300,7 +3309,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3372,7 +3381,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3444,7 +3453,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(

@@ -102,7 +102,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ClaimActionResponse",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -179,7 +180,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ClaimActionResponse",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -256,7 +258,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ClaimActionResponse",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -407,7 +410,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowActionModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -480,7 +484,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowActionModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -553,7 +558,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowActionModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -701,7 +707,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -774,7 +780,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -847,7 +853,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -981,7 +987,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1049,7 +1055,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1117,7 +1123,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
