@@ -1,6 +1,9 @@
 """CRUD of every workflow-owned resource through the real HTTP server, on SQLite and PostgreSQL."""
 
+import threading
+
 import pytest
+import requests
 
 from tests.api.helpers import Http
 
@@ -246,12 +249,42 @@ def test_workflow_actions_are_listed_and_not_claimable_before_their_trigger(http
     every = http.post(f"/workflows/{wf}/actions", {**start, "trigger_type": "on_worker_start", "persistent": True})
     assert [a["id"] for a in http.get(f"/workflows/{wf}/actions")] == [once["id"], every["id"]]
     assert http.get(f"/workflows/{wf}/actions/pending") == []
-    claim = http.post(f"/workflows/{wf}/actions/{once['id']}/claim", {"compute_node_id": node})
-    assert claim == {"action_id": once["id"], "success": False}
+    refused = http.post(f"/workflows/{wf}/actions/{once['id']}/claim", {"compute_node_id": node}, expect=409)
+    assert "has not fired" in refused["message"]
     http.post(f"/workflows/{wf}/actions/{once['id']}/claim", {"compute_node_id": 10**6}, expect=422)
     http.post(f"/workflows/{wf}/actions/{10**6}/claim", {"compute_node_id": node}, expect=404)
     http.post(f"/workflows/{wf}/actions", {**start, "trigger_type": "sometimes"}, expect=422)
     http.post(f"/workflows/{wf}/actions", {**start, "workflow_id": wf + 1}, expect=422)
+
+
+def test_an_action_is_claimed_once_when_workers_race(http):
+    """Upstream's contract: the winner gets 200 (``claimed``), every other claimer 409."""
+    wf = http.workflow()
+    start = {"workflow_id": wf, "trigger_type": "on_workflow_start", "action_type": "run_commands", "action_config": {"commands": ["true"]}}
+    action = http.post(f"/workflows/{wf}/actions", start)["id"]
+    nodes = [http.post("/compute_nodes", {**_compute_node(wf), "hostname": f"n{i}"})["id"] for i in range(8)]
+    http.post(f"/workflows/{wf}/initialize_jobs")  # fires on_workflow_start
+    barrier = threading.Barrier(len(nodes))
+    answers = {}
+
+    def claim(node):
+        with requests.Session() as session:
+            barrier.wait()
+            answers[node] = session.post(f"{http.base}/workflows/{wf}/actions/{action}/claim", json={"compute_node_id": node}, timeout=60)
+
+    threads = [threading.Thread(target=claim, args=(node,)) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [node for node, answer in answers.items() if answer.status_code == 200]
+    assert len(winners) == 1, {node: answer.status_code for node, answer in answers.items()}
+    assert answers[winners[0]].json() == {"action_id": action, "success": True, "claimed": True}
+    for node, answer in answers.items():
+        if node != winners[0]:
+            assert answer.status_code == 409 and f"already claimed by compute node {winners[0]}" in answer.json()["message"]
+    (stored,) = http.get(f"/workflows/{wf}/actions")
+    assert stored["executed"] is True and stored["executed_by"] == winners[0]
 
 
 def test_remote_workers(http):

@@ -33,7 +33,8 @@ from torc.openapi_client.api import (
     WorkflowsApi,
 )
 from torc.openapi_client.configuration import Configuration
-from torc.openapi_client.models import CreateWorkflowFromSpecResponse, JobModel, JobsModel
+from torc.openapi_client.exceptions import ApiException
+from torc.openapi_client.models import ClaimActionRequest, CreateWorkflowFromSpecResponse, JobModel, JobsModel
 
 DEFAULT_API_URL = "http://localhost:8080/torc-service/v1"
 
@@ -147,6 +148,20 @@ class TorcApi:
         return self.iter_items(
             self.scheduled_compute_nodes.list_scheduled_compute_nodes, workflow_id=workflow_id, **filters
         )
+
+    # Workflow actions
+
+    def try_claim_action(self, workflow_id: int, action_id: int, compute_node_id: int) -> bool:
+        """Claim a workflow action for ``compute_node_id``: True if the caller is to run it, False if
+        another worker claimed it first or its trigger has not fired (the server answers 409)."""
+        request = ClaimActionRequest(compute_node_id=compute_node_id)
+        try:
+            self.workflow_actions.claim_action(workflow_id, action_id, request)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
 
     # Bulk creation
 

@@ -15,6 +15,7 @@ const _returntypes_claim_action_WorkflowActionsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ClaimActionResponse,
     Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -34,7 +35,7 @@ function _oacinternal_claim_action(_api::WorkflowActionsApi, id::Int64, action_i
     return _ctx
 end
 
-@doc raw"""Claim an action; success is false when another worker got a non-persistent action first.
+@doc raw"""Atomically claim a workflow action.
 
 Params:
 - `id`::`Int64` (required)

@@ -59,7 +59,7 @@ class WorkflowActionsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> ClaimActionResponse:
-        """Claim an action; success is false when another worker got a non-persistent action first.
+        """Atomically claim a workflow action.
 
 
         :param id: (required)
@@ -104,6 +104,7 @@ class WorkflowActionsApi:
             '200': "ClaimActionResponse",
             '400': "DefaultErrorResponse",
             '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -137,7 +138,7 @@ class WorkflowActionsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> ApiResponse[ClaimActionResponse]:
-        """Claim an action; success is false when another worker got a non-persistent action first.
+        """Atomically claim a workflow action.
 
 
         :param id: (required)
@@ -182,6 +183,7 @@ class WorkflowActionsApi:
             '200': "ClaimActionResponse",
             '400': "DefaultErrorResponse",
             '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -215,7 +217,7 @@ class WorkflowActionsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> RESTResponseType:
-        """Claim an action; success is false when another worker got a non-persistent action first.
+        """Atomically claim a workflow action.
 
 
         :param id: (required)
@@ -260,6 +262,7 @@ class WorkflowActionsApi:
             '200': "ClaimActionResponse",
             '400': "DefaultErrorResponse",
             '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
