@@ -4,6 +4,7 @@ from urllib.parse import urlparse
 
 from torc.api.launcher import ServerProcess as _ServerProcess
 from torc.db.connection import clear_all_tables, open_database
+from torc.db.models import ALL_MODELS
 
 
 def create_postgres_database(admin_url: str, name: str) -> str:
@@ -34,3 +35,15 @@ class ServerProcess(_ServerProcess):
         db = open_database(self.database)
         clear_all_tables()
         db.close()
+
+    def rows_of_workflow(self, workflow_id: int) -> dict[str, int]:
+        """Table name → number of rows that belong to the workflow, for every table with a workflow column."""
+        db = open_database(self.database)
+        with db.connection_context():
+            counts = {
+                model._meta.table_name: model.select().where(model.workflow == workflow_id).count()
+                for model in ALL_MODELS
+                if "workflow" in model._meta.fields
+            }
+        db.close()
+        return counts

@@ -235,7 +235,7 @@ function _oacinternal_list_access_groups(_api::AccessControlApi; offset=nothing,
     OpenAPI.validate_param("offset", "list_access_groups", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_access_groups", :minimum, offset, 0, false)
 
-    OpenAPI.validate_param("limit", "list_access_groups", :maximum, limit, 10000, false)
+    OpenAPI.validate_param("limit", "list_access_groups", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_access_groups", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_access_groups_AccessControlApi, "/access_groups", [])
@@ -282,7 +282,7 @@ function _oacinternal_list_group_members(_api::AccessControlApi, id::Int64; offs
     OpenAPI.validate_param("offset", "list_group_members", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_group_members", :minimum, offset, 0, false)
 
-    OpenAPI.validate_param("limit", "list_group_members", :maximum, limit, 10000, false)
+    OpenAPI.validate_param("limit", "list_group_members", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_group_members", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_group_members_AccessControlApi, "/access_groups/{id}/members", [])
@@ -329,7 +329,7 @@ function _oacinternal_list_user_groups(_api::AccessControlApi, user_name::String
     OpenAPI.validate_param("offset", "list_user_groups", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_user_groups", :minimum, offset, 0, false)
 
-    OpenAPI.validate_param("limit", "list_user_groups", :maximum, limit, 10000, false)
+    OpenAPI.validate_param("limit", "list_user_groups", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_user_groups", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_user_groups_AccessControlApi, "/users/{user_name}/groups", [])

@@ -1733,7 +1733,7 @@ class AccessControlApi:
     def list_access_groups(
         self,
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1754,7 +1754,7 @@ class AccessControlApi:
 
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -1813,7 +1813,7 @@ class AccessControlApi:
     def list_access_groups_with_http_info(
         self,
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1834,7 +1834,7 @@ class AccessControlApi:
 
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -1893,7 +1893,7 @@ class AccessControlApi:
     def list_access_groups_without_preload_content(
         self,
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1914,7 +1914,7 @@ class AccessControlApi:
 
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2050,7 +2050,7 @@ class AccessControlApi:
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2073,7 +2073,7 @@ class AccessControlApi:
         :type id: int
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2135,7 +2135,7 @@ class AccessControlApi:
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2158,7 +2158,7 @@ class AccessControlApi:
         :type id: int
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2220,7 +2220,7 @@ class AccessControlApi:
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2243,7 +2243,7 @@ class AccessControlApi:
         :type id: int
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2384,7 +2384,7 @@ class AccessControlApi:
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2407,7 +2407,7 @@ class AccessControlApi:
         :type user_name: str
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2468,7 +2468,7 @@ class AccessControlApi:
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2491,7 +2491,7 @@ class AccessControlApi:
         :type user_name: str
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2552,7 +2552,7 @@ class AccessControlApi:
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2575,7 +2575,7 @@ class AccessControlApi:
         :type user_name: str
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
