@@ -14,13 +14,13 @@ from torc.client.errors import (
     TorcVersionWarning,
     describe_error,
 )
-from torc.client.transport import NO_RETRIES, SAFE_POST_OPERATIONS, RetryPolicy, TorcApiClient
+from torc.client.transport import NO_RETRIES, REPEATABLE_OPERATIONS, RetryPolicy, TorcApiClient
 from torc.openapi_client.exceptions import ApiException
 
 __all__ = [
     "DEFAULT_API_URL",
     "NO_RETRIES",
-    "SAFE_POST_OPERATIONS",
+    "REPEATABLE_OPERATIONS",
     "ApiException",
     "RetryPolicy",
     "TorcApi",
