@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import requests
 import yaml
 
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.support.servers import ServerProcess, create_postgres_database, drop_postgres_database
+from tests.support.servers import ServerProcess, fresh_database
 from torc.api_version import API_VERSION
 from torc.db.connection import SCHEMA_VERSION, SQLITE_PRAGMAS, DatabaseError, is_sqlite, open_database
 from torc.db.models import SchemaVersion, Workflow
@@ -29,13 +28,8 @@ TORC_SERVER = str(Path(sys.executable).with_name("torc-server"))
 @pytest.fixture(params=["sqlite", "postgres"])
 def new_database(request, tmp_path):
     """The URL or path of a database no server has touched yet, of each kind."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "fresh.db")
-        return
-    name = f"torc_test_{uuid.uuid4().hex[:12]}"
-    url = create_postgres_database(POSTGRES_ADMIN_URL, name)
-    yield url
-    drop_postgres_database(POSTGRES_ADMIN_URL, name)
+    with fresh_database(request.param, tmp_path, POSTGRES_ADMIN_URL) as database:
+        yield database
 
 
 def workflow_names(database: str) -> list[str]:

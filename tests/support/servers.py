@@ -1,5 +1,7 @@
 """Test databases and servers: PostgreSQL databases per session, servers we can empty between tests."""
 
+import contextlib
+import uuid
 from urllib.parse import urlparse
 
 from torc.api.launcher import ServerProcess as _ServerProcess
@@ -26,6 +28,21 @@ def drop_postgres_database(admin_url: str, name: str) -> None:
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, directory, postgres_admin_url: str):
+    """The path or URL of a database no server has touched yet: a SQLite file in ``directory`` or a
+    new PostgreSQL database (dropped afterwards)."""
+    if kind == "sqlite":
+        yield str(directory / "fresh.db")
+        return
+    name = f"torc_test_{uuid.uuid4().hex[:12]}"
+    url = create_postgres_database(postgres_admin_url, name)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(postgres_admin_url, name)
 
 
 class ServerProcess(_ServerProcess):
