@@ -36,7 +36,8 @@ reproducible), a ``REQUEST_TIMEOUT`` per request as the deadline (Hypothesis' ow
 off: it measures network and database latency, which is noise here) and pytest-timeout per
 operation. There is no time budget after which operations would be skipped: every operation is
 fuzzed in every run. The only skips are schemathesis' own "Impossible to generate negative test
-cases" for operations without any input (``GET /ping``, ``GET /version``).
+cases" for the negative run of operations without any input (``GET /ping``, ``GET /version``),
+reported after their coverage phase (requests with undeclared methods) has run and passed.
 
 Not exclusions of operations, but two adjustments to what is generated, both for the API's semantics:
 ``wait_seconds`` of the claim endpoints is a long poll (the server sleeps up to 60 s when nothing

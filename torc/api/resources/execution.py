@@ -10,7 +10,7 @@ them, and ``get_job`` always does. Claims take two additive query parameters:
 
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, Blueprint
+from torc.api.base import ApiSchema, Blueprint
 from torc.api.errors import unprocessable
 from torc.api.fields import Int64, JobStatusField
 from torc.api.resources.jobs import JobModel, attach_relationships
