@@ -17,6 +17,22 @@ from tests.support.servers import ServerProcess, create_postgres_database, drop_
 POSTGRES_ADMIN_URL = os.environ.get("TORC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_client_config_files(tmp_path_factory):
+    """The developer's or the machine's torc configuration files must not change what tests see
+    (in this process and in the torc processes tests start): only a test's own files count."""
+    saved = {name: os.environ.get(name) for name in ("TORC_SYSTEM_CONFIG", "XDG_CONFIG_HOME", "TORC_CONFIG")}
+    empty = tmp_path_factory.mktemp("no-config")
+    os.environ.update(TORC_SYSTEM_CONFIG=str(empty / "system.toml"), XDG_CONFIG_HOME=str(empty))
+    os.environ.pop("TORC_CONFIG", None)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def backend(request, tmp_path_factory):
     """(name, database URL) of a new, empty database of each kind."""

@@ -1,8 +1,12 @@
 """CRUD of every workflow-owned resource through the real HTTP server, on SQLite and PostgreSQL."""
 
+import threading
+
 import pytest
+import requests
 
 from tests.api.helpers import Http
+from tests.support.records import seed_every_kind
 
 
 @pytest.fixture
@@ -17,6 +21,17 @@ def _compute_node(wf):
         "scheduler": {"scheduled_compute_node_id": 7},
     }
 
+
+def _result(wf):
+    """A result of the workflow's job "j" (created by ``test_crud_round_trip``'s setup hook)."""
+    return {
+        "workflow_id": wf, "job_id": JOB_OF_WORKFLOW[wf], "run_id": 1, "attempt_id": 1, "compute_node_id": 1,
+        "return_code": 0, "exec_time_minutes": 0.5, "completion_time": "2026-01-01T00:00:00Z", "status": "completed",
+    }
+
+
+#: workflow id → a job of it, for bodies that reference a job (results).
+JOB_OF_WORKFLOW: dict[int, int] = {}
 
 # path, body factory, an update (field, new value)
 RESOURCES = {
@@ -41,13 +56,27 @@ RESOURCES = {
         ("status", "active"),
     ),
     "jobs": ("/jobs", lambda wf: {"workflow_id": wf, "name": "j1", "command": "echo hi"}, ("command", "echo bye")),
+    "results": ("/results", _result, ("return_code", 3)),
 }
 
 
+@pytest.fixture
+def workflow(http):
+    """A new workflow with one job (results need one), as a factory."""
+
+    def make(name="wf"):
+        wf = http.workflow(name)
+        JOB_OF_WORKFLOW[wf] = http.post("/jobs", {"workflow_id": wf, "name": "j", "command": "true"})["id"]
+        return wf
+
+    yield make
+    JOB_OF_WORKFLOW.clear()
+
+
 @pytest.mark.parametrize("resource", sorted(RESOURCES))
-def test_crud_round_trip(http, resource):
+def test_crud_round_trip(http, workflow, resource):
     path, body, (field, value) = RESOURCES[resource]
-    wf = http.workflow()
+    wf = workflow()
     created = http.post(path, body(wf))
     item_id = created["id"]
     for key, expected in body(wf).items():
@@ -68,15 +97,17 @@ def test_crud_round_trip(http, resource):
 
 
 @pytest.mark.parametrize("resource", sorted(RESOURCES))
-def test_delete_all_of_a_workflow_leaves_other_workflows_alone(http, resource):
+def test_delete_all_of_a_workflow_leaves_other_workflows_alone(http, workflow, resource):
     path, body, _ = RESOURCES[resource]
-    wf1, wf2 = http.workflow("a"), http.workflow("b")
+    wf1, wf2 = workflow("a"), workflow("b")
     http.post(path, body(wf1))
     kept = http.post(path, body(wf2))
     assert http.delete(path, params={"workflow_id": wf1})["count"] >= 1
     remaining = [item["id"] for item in http.get(path, params={"workflow_id": wf1})["items"]]
     if resource == "resource_requirements":
         assert len(remaining) == 1  # the workflow's "default" stays
+    elif resource == "jobs":
+        assert remaining == [] and http.get("/jobs", params={"workflow_id": wf2})["total_count"] == 2
     else:
         assert remaining == []
     assert http.get(f"{path}/{kept['id']}")["workflow_id"] == wf2
@@ -111,20 +142,84 @@ def test_workflow_list_filters_sort_and_pages(http):
     page = http.get("/workflows", params={"limit": 3, "offset": 3, "sort_by": "name", "reverse_sort": True})
     assert [w["name"] for w in page["items"]] == ["w3", "w2", "w1"]
     assert page["has_more"] is True and page["total_count"] == 7 and page["count"] == 3
-    assert http.get("/workflows", params={"limit": 50000})["max_limit"] == 10000
     answer = http.get("/workflows", expect=422, params={"sort_by": "nonsense"})
     assert "sort_by" in answer["message"]
 
 
-def test_deleting_a_workflow_deletes_everything_it_owns(http):
+def test_limits_above_the_cap_are_capped_not_refused(http):
     wf = http.workflow()
-    file_id = http.post("/files", {"workflow_id": wf, "name": "f", "path": "f"})["id"]
-    job = http.post("/jobs", {"workflow_id": wf, "name": "j", "command": "true", "input_file_ids": [file_id]})
-    http.post("/events", {"workflow_id": wf, "data": {"category": "x"}})
+    http.post("/bulk_jobs", {"jobs": [{"workflow_id": wf, "name": f"j{i}", "command": "true"} for i in range(10_001)]})
+    page = http.get("/jobs", params={"workflow_id": wf, "limit": 50_000})
+    assert page["count"] == len(page["items"]) == 10_000 and page["max_limit"] == 10_000
+    assert page["total_count"] == 10_001 and page["has_more"] is True
+    rest = http.get("/jobs", params={"workflow_id": wf, "limit": 50_000, "offset": 10_000})
+    assert rest["count"] == 1 and rest["has_more"] is False
+    assert {j["id"] for j in page["items"]}.isdisjoint(j["id"] for j in rest["items"])
+    ids = http.get(f"/workflows/{wf}/job_ids")
+    assert ids["count"] == len(ids["job_ids"]) == 10_001 and ids["job_ids"] == sorted(ids["job_ids"])
+    assert set(ids["job_ids"]) == {j["id"] for j in page["items"] + rest["items"]}
+
+
+def test_job_ids_of_a_workflow(http):
+    wf, other = http.workflow("a"), http.workflow("b")
+    ids = [http.post("/jobs", {"workflow_id": wf, "name": f"j{i}", "command": "true"})["id"] for i in range(3)]
+    http.post("/jobs", {"workflow_id": other, "name": "x", "command": "true"})
+    assert http.get(f"/workflows/{wf}/job_ids") == {"job_ids": ids, "count": 3}
+    assert http.get(f"/workflows/{http.workflow('empty')}/job_ids") == {"job_ids": [], "count": 0}
+    assert "not found" in http.get("/workflows/999999/job_ids", expect=404)["message"]
+
+
+@pytest.mark.parametrize("query", ["job_dependencies", "job_file_relationships", "job_user_data_relationships"])
+def test_graph_queries_page_through_every_row_once(http, query):
+    wf = http.workflow()
+    files = [http.post("/files", {"workflow_id": wf, "name": f"f{i}", "path": f"f{i}"})["id"] for i in range(6)]
+    data = [http.post("/user_data", {"workflow_id": wf, "name": f"u{i}"})["id"] for i in range(6)]
+    previous = None
+    for i in range(6):  # a chain: job i writes f{i}/u{i}, job i+1 reads them and waits for job i
+        previous = http.post("/jobs", {
+            "workflow_id": wf, "name": f"j{i}", "command": "true",
+            "depends_on_job_ids": [previous] if previous else [],
+            "output_file_ids": [files[i]], "output_user_data_ids": [data[i]],
+            "input_file_ids": [files[i - 1]] if i else [], "input_user_data_ids": [data[i - 1]] if i else [],
+        })["id"]
+    everything = http.get(f"/workflows/{wf}/{query}")
+    assert everything["count"] == everything["total_count"] == (5 if query == "job_dependencies" else 6)
+    rows, offset = [], 0
+    while True:
+        page = http.get(f"/workflows/{wf}/{query}", params={"offset": offset, "limit": 2})
+        assert page["total_count"] == everything["total_count"] and page["count"] == len(page["items"]) <= 2
+        rows += page["items"]
+        offset += page["count"]
+        if not page["has_more"]:
+            break
+    assert rows == everything["items"]
+    capped = http.get(f"/workflows/{wf}/{query}", params={"limit": 50_000})
+    assert capped["max_limit"] == 10_000 and capped["items"] == everything["items"]
+
+
+def test_deleting_a_workflow_deletes_everything_it_owns(http, server):
+    doomed = seed_every_kind(http.session, http.base)
+    kept = seed_every_kind(http.session, http.base)
+    wf = doomed["workflow"]
+    before = server.rows_of_workflow(wf)
+    empty = sorted(table for table, count in before.items() if count == 0)
+    assert not empty, f"seed_every_kind left these tables empty, so the test would prove nothing for them: {empty}"
+    kept_before = server.rows_of_workflow(kept["workflow"])
+
     http.delete(f"/workflows/{wf}")
+
+    assert server.rows_of_workflow(wf) == dict.fromkeys(before, 0)
+    assert server.rows_of_workflow(kept["workflow"]) == kept_before
     http.get(f"/workflows/{wf}", expect=404)
-    http.get(f"/jobs/{job['id']}", expect=404)
-    http.get(f"/files/{file_id}", expect=404)
+    for kind, path in [("job", "/jobs"), ("file", "/files"), ("user_data", "/user_data"), ("result", "/results"),
+                       ("event", "/events"), ("compute_node", "/compute_nodes"), ("local_scheduler", "/local_schedulers"),
+                       ("scheduled_compute_node", "/scheduled_compute_nodes"), ("slurm_scheduler", "/slurm_schedulers"),
+                       ("failure_handler", "/failure_handlers"), ("resource_requirements", "/resource_requirements")]:
+        http.get(f"{path}/{doomed[kind]}", expect=404)
+        assert http.get(f"{path}/{kept[kind]}")["workflow_id"] == kept["workflow"]
+    # The access group is not the workflow's: it stays, only the link to the workflow goes.
+    assert http.get(f"/access_groups/{doomed['access_group']}")["id"] == doomed["access_group"]
+    assert [g["id"] for g in http.get(f"/workflows/{kept['workflow']}/access_groups")["items"]] == [kept["access_group"]]
 
 
 def test_default_resource_requirements_are_protected(http):
@@ -246,12 +341,42 @@ def test_workflow_actions_are_listed_and_not_claimable_before_their_trigger(http
     every = http.post(f"/workflows/{wf}/actions", {**start, "trigger_type": "on_worker_start", "persistent": True})
     assert [a["id"] for a in http.get(f"/workflows/{wf}/actions")] == [once["id"], every["id"]]
     assert http.get(f"/workflows/{wf}/actions/pending") == []
-    claim = http.post(f"/workflows/{wf}/actions/{once['id']}/claim", {"compute_node_id": node})
-    assert claim == {"action_id": once["id"], "success": False}
+    refused = http.post(f"/workflows/{wf}/actions/{once['id']}/claim", {"compute_node_id": node}, expect=409)
+    assert "has not fired" in refused["message"]
     http.post(f"/workflows/{wf}/actions/{once['id']}/claim", {"compute_node_id": 10**6}, expect=422)
     http.post(f"/workflows/{wf}/actions/{10**6}/claim", {"compute_node_id": node}, expect=404)
     http.post(f"/workflows/{wf}/actions", {**start, "trigger_type": "sometimes"}, expect=422)
     http.post(f"/workflows/{wf}/actions", {**start, "workflow_id": wf + 1}, expect=422)
+
+
+def test_an_action_is_claimed_once_when_workers_race(http):
+    """Upstream's contract: the winner gets 200 (``claimed``), every other claimer 409."""
+    wf = http.workflow()
+    start = {"workflow_id": wf, "trigger_type": "on_workflow_start", "action_type": "run_commands", "action_config": {"commands": ["true"]}}
+    action = http.post(f"/workflows/{wf}/actions", start)["id"]
+    nodes = [http.post("/compute_nodes", {**_compute_node(wf), "hostname": f"n{i}"})["id"] for i in range(8)]
+    http.post(f"/workflows/{wf}/initialize_jobs")  # fires on_workflow_start
+    barrier = threading.Barrier(len(nodes))
+    answers = {}
+
+    def claim(node):
+        with requests.Session() as session:
+            barrier.wait()
+            answers[node] = session.post(f"{http.base}/workflows/{wf}/actions/{action}/claim", json={"compute_node_id": node}, timeout=60)
+
+    threads = [threading.Thread(target=claim, args=(node,)) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [node for node, answer in answers.items() if answer.status_code == 200]
+    assert len(winners) == 1, {node: answer.status_code for node, answer in answers.items()}
+    assert answers[winners[0]].json() == {"action_id": action, "success": True, "claimed": True}
+    for node, answer in answers.items():
+        if node != winners[0]:
+            assert answer.status_code == 409 and f"already claimed by compute node {winners[0]}" in answer.json()["message"]
+    (stored,) = http.get(f"/workflows/{wf}/actions")
+    assert stored["executed"] is True and stored["executed_by"] == winners[0]
 
 
 def test_remote_workers(http):
@@ -285,3 +410,18 @@ def test_access_groups(http):
     http.delete(f"/access_groups/{group['id']}/members/bob", expect=404)
     http.delete(f"/access_groups/{group['id']}")
     http.get(f"/access_groups/{group['id']}", expect=404)
+
+
+def test_access_group_lists_page_sort_and_cap_like_every_list(http):
+    groups = [http.post("/access_groups", {"name": name})["id"] for name in ("b-team", "a-team", "c-team")]
+    for group in groups:
+        http.post(f"/access_groups/{group}/members", {"user_name": "bob", "group_id": group})
+    page = http.get("/access_groups", params={"limit": 50_000})
+    assert page["limit"] == 10_000 and page["total_count"] == 3 and page["has_more"] is False
+    assert [g["name"] for g in http.get("/access_groups", params={"sort_by": "name"})["items"]] == ["a-team", "b-team", "c-team"]
+    first = http.get("/users/bob/groups", params={"limit": 2, "sort_by": "name", "reverse_sort": True})
+    assert [g["name"] for g in first["items"]] == ["c-team", "b-team"] and first["has_more"] is True and first["limit"] == 2
+    rest = http.get("/users/bob/groups", params={"limit": 2, "offset": 2, "sort_by": "name", "reverse_sort": True})
+    assert [g["name"] for g in rest["items"]] == ["a-team"] and rest["has_more"] is False
+    assert http.get(f"/access_groups/{groups[0]}/members", params={"limit": 50_000})["limit"] == 10_000
+    assert http.get("/access_groups")["limit"] == 100  # upstream's default page size

@@ -18,7 +18,8 @@ def free_port() -> int:
 
 
 class FakeTorcServer:
-    """Answers ``GET /version`` with ``version``, ``GET /ping``, and echoes ``POST /workflows``.
+    """Answers ``GET /version`` with ``version``, ``GET /ping``, ``GET /workflows`` (no workflows),
+    and echoes ``POST /workflows``.
 
     The first ``unavailable`` requests get a 503 like a busy torc server's. ``requests`` lists the
     (method, path) of every request received.
@@ -52,9 +53,12 @@ class FakeTorcServer:
                         "version": fake.version, "api_version": fake.version, "server_version": "fake"
                     },
                     ("GET", f"{BASE_PATH}/ping"): lambda: {"status": "ok"},
+                    ("GET", f"{BASE_PATH}/workflows"): lambda: {
+                        "items": [], "offset": 0, "max_limit": 10000, "count": 0, "total_count": 0, "has_more": False
+                    },
                     ("POST", f"{BASE_PATH}/workflows"): lambda: {**body, "id": 1},
                 }
-                route = routes.get((self.command, self.path))
+                route = routes.get((self.command, self.path.partition("?")[0]))
                 if route is None:
                     return self._answer(404, {"code": 404, "status": "Not Found", "message": f"no route {self.path}"})
                 self._answer(200, route())

@@ -11,7 +11,7 @@ import yaml
 from tests.client.fake_servers import DroppingServer, FakeTorcServer, LateServer, free_port
 from torc.api_version import API_VERSION
 from torc.client import (
-    SAFE_POST_OPERATIONS,
+    REPEATABLE_OPERATIONS,
     ApiException,
     RetryPolicy,
     TorcApi,
@@ -61,12 +61,11 @@ def test_every_operation_is_recognised_by_the_retry_hook(spec_operations):
         assert hasattr(classes[tag], f"_{op_id}_serialize"), op_id
 
 
-def test_safe_post_operations_are_posts(spec_operations):
-    upstream = yaml.safe_load((ROOT / "tests" / "data" / "upstream" / "torc-openapi-v0.12.yaml").read_text())
-    upstream_posts = {op["operationId"] for item in upstream["paths"].values() for m, op in item.items() if m == "post"}
-    ours_posts = {op_id for op_id, (method, _) in spec_operations.items() if method == "POST"}
-    assert SAFE_POST_OPERATIONS <= ours_posts | upstream_posts
-    assert not {op for op in SAFE_POST_OPERATIONS if "claim" in op or op.startswith(("create_", "complete_"))}
+def test_repeatable_operations_are_writes_of_the_spec_that_create_claim_and_delete_nothing(spec_operations):
+    assert REPEATABLE_OPERATIONS <= set(spec_operations), "names must be operationIds of api/openapi.yaml"
+    assert not {op for op in REPEATABLE_OPERATIONS if spec_operations[op][0] == "GET"}, "reads are always retried"
+    never = ("create_", "add_", "claim_", "complete_", "start_", "retry_", "delete_", "remove_", "initialize_", "manage_")
+    assert not {op for op in REPEATABLE_OPERATIONS if op.startswith(never)}
 
 
 # Version check
@@ -95,10 +94,17 @@ def test_newer_minor_version_warns_once():
         assert [path for _, path in server.requests].count("/torc-service/v1/version") == 1
 
 
-def test_same_or_older_minor_is_silent():
-    with FakeTorcServer(version="v" + API_VERSION) as server, warnings.catch_warnings():
+@pytest.mark.parametrize(
+    "server_version",
+    ["v" + API_VERSION, f"{MAJOR}.{MINOR - 1}.0", f"{MAJOR}.0.0", f"{MAJOR}.{MINOR}.99"],
+    ids=["same", "older minor", "oldest minor", "newer patch"],
+)
+def test_same_or_older_minor_is_silent(server_version):
+    assert MINOR >= 1, "pick an older minor by hand once the minor version is 0"
+    with FakeTorcServer(version=server_version) as server, warnings.catch_warnings():
         warnings.simplefilter("error")
         assert make_api(server.url).system.ping().status == "ok"
+        assert [path for _, path in server.requests] == ["/torc-service/v1/version", "/torc-service/v1/ping"]
 
 
 @pytest.mark.parametrize("how", ["argument", "environment"])
@@ -169,8 +175,27 @@ def test_claim_is_not_retried_after_the_request_was_sent_but_get_is():
         assert all(r.startswith(b"GET /torc-service/v1/workflows/1 ") for r in server.requests)
 
 
+@pytest.mark.parametrize(
+    "call,retried",
+    [
+        (lambda api: api.jobs.start_job(1, 1, 1), False),  # PUT, but a second copy would be a 409
+        (lambda api: api.workflows.delete_workflow(1), False),  # DELETE: a second copy would be a 404
+        (lambda api: api.workflows.update_workflow(1, WorkflowModel(name="w", user="u")), True),
+        (lambda api: api.compute_nodes.heartbeat_compute_node(1), True),
+        (lambda api: api.workflows.reset_job_status(1), True),  # a POST that sets an absolute state
+    ],
+    ids=["start_job", "delete_workflow", "update_workflow", "heartbeat_compute_node", "reset_job_status"],
+)
+def test_after_a_broken_connection_only_repeatable_operations_are_sent_again(call, retried):
+    with DroppingServer() as server:
+        api = make_api(server.url, skip_version_check=True, retry=RetryPolicy(total_seconds=0.5, initial_delay=0.05))
+        with pytest.raises(TorcConnectionError, match="gave up after" if retried else "not retried"):
+            call(api)
+        assert (len(server.requests) > 1) is retried, len(server.requests)
+
+
 def test_allowlisted_post_is_retried_after_a_broken_connection(monkeypatch):
-    monkeypatch.setattr(transport, "SAFE_POST_OPERATIONS", frozenset({"claim_action"}))
+    monkeypatch.setattr(transport, "REPEATABLE_OPERATIONS", frozenset({"claim_action"}))
     with DroppingServer() as server:
         api = make_api(server.url, skip_version_check=True, retry=RetryPolicy(total_seconds=0.5, initial_delay=0.05))
         with pytest.raises(TorcConnectionError, match="gave up after"):

@@ -85,3 +85,22 @@ def test_chunked_creation_rejects_jobs_of_another_workflow(api):
     workflow = api.workflows.create_workflow(WorkflowModel(name="w", user="u"))
     with pytest.raises(ValueError, match="belongs to workflow"):
         api.create_jobs_in_chunks(workflow.id, [{"name": "j", "command": "true", "workflow_id": workflow.id + 1}])
+
+
+def test_try_claim_action_reads_the_409_of_a_lost_claim_as_false(api):
+    from torc.openapi_client.models import ComputeNodeModel, WorkflowActionModel
+
+    workflow = api.workflows.create_workflow(WorkflowModel(name="w", user="u"))
+    action = api.workflow_actions.create_workflow_action(workflow.id, WorkflowActionModel(
+        workflow_id=workflow.id, trigger_type="on_workflow_start", action_type="run_commands", action_config={"commands": ["true"]},
+    ))
+    node = api.compute_nodes.create_compute_node(ComputeNodeModel(
+        workflow_id=workflow.id, hostname="h", pid=1, start_time="2026-01-01T00:00:00Z", num_cpus=1, memory_gb=1.0,
+        num_gpus=0, num_nodes=1, compute_node_type="local",
+    ))
+    assert api.try_claim_action(workflow.id, action.id, node.id) is False  # its trigger has not fired
+    api.workflows.initialize_jobs(workflow.id)
+    assert api.try_claim_action(workflow.id, action.id, node.id) is True
+    assert api.try_claim_action(workflow.id, action.id, node.id) is False  # claimed already
+    with pytest.raises(NotFoundException):
+        api.try_claim_action(workflow.id, action.id + 1000, node.id)

@@ -275,7 +275,7 @@ def test_workflow_actions_fire_on_their_triggers(flow):
     assert pending() == sorted([start, worker])
     node = flow.node(wf)
     assert flow.post(f"/workflows/{wf}/actions/{start}/claim", {"compute_node_id": node})["success"] is True
-    assert flow.post(f"/workflows/{wf}/actions/{start}/claim", {"compute_node_id": node})["success"] is False
+    assert "already claimed" in flow.post(f"/workflows/{wf}/actions/{start}/claim", {"compute_node_id": node}, expect=409)["message"]
     assert flow.post(f"/workflows/{wf}/actions/{worker}/claim", {"compute_node_id": node})["success"] is True
     assert flow.post(f"/workflows/{wf}/actions/{worker}/claim", {"compute_node_id": node})["success"] is True
     assert pending("on_jobs_ready") == []

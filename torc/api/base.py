@@ -1,11 +1,12 @@
 """Shared pieces of every resource: the strict base schema, list arguments and the list envelope."""
 
+import flask_smorest
 import marshmallow as ma
 from marshmallow import fields, validate
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
-from torc.api.errors import unprocessable
-from torc.api.fields import INT32_RANGE, database_safe
+from torc.api.errors import DefaultErrorResponse, unprocessable
+from torc.api.fields import INT32_RANGE, database_safe, json_type_error
 
 BASE_PATH = "/torc-service/v1"
 
@@ -13,12 +14,46 @@ BASE_PATH = "/torc-service/v1"
 MAX_LIMIT = 10_000
 
 
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's blueprint, documenting the JSON error body of every error answer.
+
+    ``@blp.alt_response(404, description="No such job")`` then says what the 404 body looks like
+    (``default_error_response``), so generated clients and the schemathesis test know it too.
+    """
+
+    def alt_response(self, status_code, response=None, *, schema=None, **kwargs):
+        if response is None and schema is None and int(status_code) >= 400:
+            schema = DefaultErrorResponse
+        return super().alt_response(status_code, response, schema=schema, **kwargs)
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """flask-smorest documents the 422 of invalid arguments; a JSON body may also be no JSON at all (400)."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+        return lambda view: self.alt_response(400, description="The body is not valid JSON")(parse(view))
+
+
 class DatabaseSafe(ma.Schema):
     """Values the database cannot store are a 422: integers are 32-bit (the database's INTEGER)
-    unless declared ``Int64`` or given a maximum, and strings hold no NUL (see ``database_safe``)."""
+    unless declared ``Int64`` or given a maximum, and strings hold no NUL (see ``database_safe``).
+    In JSON bodies numbers and booleans must have the documented JSON type (see ``json_type_error``)."""
 
     def on_bind_field(self, field_name, field_obj):
         database_safe(field_obj)
+
+    @ma.pre_load
+    def _refuse_loose_json_types(self, data, **kwargs):
+        if type(data) is not dict:  # query arguments: text in a webargs MultiDictProxy, parsed leniently
+            return data
+        errors = {}
+        for name, field in self.load_fields.items():
+            key = field.data_key or name
+            if key in data and (problem := json_type_error(field, data[key])):
+                errors[key] = problem
+        if errors:
+            raise ma.ValidationError(errors)
+        return data
 
 
 class ApiSchema(DatabaseSafe):
@@ -28,12 +63,32 @@ class ApiSchema(DatabaseSafe):
         unknown = ma.RAISE
 
 
+def decimal_at_most(limit: int) -> str:
+    """A regular expression for the decimal numbers 0..``limit`` (``limit`` ≥ 0)."""
+    digits = str(limit)
+    alternatives = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for position, digit in enumerate(digits):
+        lowest = 1 if position == 0 and len(digits) > 1 else 0  # no leading zero
+        if int(digit) > lowest:  # same prefix, a smaller digit here, anything after
+            smaller = str(lowest) if int(digit) - 1 == lowest else f"[{lowest}-{int(digit) - 1}]"
+            rest = len(digits) - position - 1
+            alternatives.append(digits[:position] + smaller + (f"[0-9]{{{rest}}}" if rest else ""))
+    alternatives.append(digits)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
 class Int32Converter(IntegerConverter):
-    """``<int:...>`` path parameters: a number too large for an id column is a 404 (no such route)."""
+    """``<int:...>`` path parameters: a number too large for an id column is a 404 (no such route).
+
+    The range is in the regular expression, not only in werkzeug's ``max`` check: a value that
+    fails that check after the path matched makes werkzeug answer 405 when another method is
+    routed on the same path (``PUT /jobs/2147483648`` would be "method not allowed").
+    """
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", INT32_RANGE.max)
         super().__init__(map, *args, **kwargs)
+        self.regex = decimal_at_most(self.max)
 
 
 class NoNulStringConverter(UnicodeConverter):

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
-from torc.api.base import ApiSchema, DeleteCountResponse, WorkflowListArgs, envelope, paginate
+from torc.api.base import ApiSchema, Blueprint, DeleteCountResponse, WorkflowListArgs, envelope, paginate
 from torc.api.errors import not_found, unprocessable
 from torc.engine.creation import check_references
 from torc.db.connection import write_transaction
@@ -45,6 +44,8 @@ class Crud:
     #: (query) -> query: narrows what "delete all of a workflow" removes (rows that must stay).
     deletable: Callable | None = None
     descriptions: dict[str, str] = field(default_factory=dict)
+    #: operation ("create", "update", "delete", "delete_all") -> when it answers 409, for the spec.
+    conflicts: dict[str, str] = field(default_factory=dict)
 
 
 def workflow_or_404(workflow_id: int) -> Workflow:
@@ -87,11 +88,19 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
     list_schema = envelope(crud.list_response, crud.schema)
     doc = crud.descriptions.get
 
+    def conflicts(op: str):
+        """Documents the operation's 409, if the resource has one."""
+        if op in crud.conflicts:
+            return blp.alt_response(409, description=crud.conflicts[op])
+        return lambda view: view
+
     if "create" in ops:
 
         @blp.route(crud.path, methods=["POST"], endpoint=ops["create"])
         @blp.arguments(crud.schema)
         @blp.response(200, crud.schema)
+        @blp.alt_response(404, description="No such workflow")
+        @conflicts("create")
         @blp.doc(operationId=ops["create"], summary=doc("create", f"Create a {crud.kind}."))
         def create(data):
             with write_transaction():
@@ -103,6 +112,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
         @blp.route(crud.path, methods=["GET"], endpoint=ops["list"])
         @blp.arguments(crud.list_args, location="query")
         @blp.response(200, list_schema)
+        @blp.alt_response(404, description="No such workflow")
         @blp.doc(operationId=ops["list"], summary=doc("list", f"List the {crud.kind} records of a workflow."))
         def list_items(args):
             workflow_or_404(args["workflow_id"])
@@ -118,6 +128,8 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
         @blp.route(crud.path, methods=["DELETE"], endpoint=ops["delete_all"])
         @blp.arguments(ApiSchema.from_dict({"workflow_id": ma.fields.Integer(required=True)}), location="query")
         @blp.response(200, DeleteCountResponse)
+        @blp.alt_response(404, description="No such workflow")
+        @conflicts("delete_all")
         @blp.doc(operationId=ops["delete_all"], summary=f"Delete every {crud.kind} of a workflow.")
         def delete_all(args):
             workflow_or_404(args["workflow_id"])
@@ -146,6 +158,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
         @blp.arguments(crud.schema)
         @blp.response(200, crud.schema)
         @blp.alt_response(404, description=f"No such {crud.kind}")
+        @conflicts("update")
         @blp.doc(
             operationId=ops["update"],
             summary=doc("update", f"Update a {crud.kind}; optional fields left out keep their values."),
@@ -173,6 +186,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
         @blp.route(item_path, methods=["DELETE"], endpoint=ops["delete"])
         @blp.response(200, crud.schema)
         @blp.alt_response(404, description=f"No such {crud.kind}")
+        @conflicts("delete")
         @blp.doc(operationId=ops["delete"], summary=f"Delete a {crud.kind}.")
         def delete_item(id):
             with write_transaction():

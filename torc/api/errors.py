@@ -72,7 +72,9 @@ def handle_http_exception(error: HTTPException):
             message = "invalid request: " + _summarize(errors)
         else:
             message = error.description or error.name
-    headers = data.get("headers", {})
+    headers = dict(data.get("headers") or {})
+    if getattr(error, "valid_methods", None):  # 405: say which methods the path has (RFC 9110)
+        headers["Allow"] = ", ".join(error.valid_methods)
     return error_payload(error.code, error.name, message, errors), error.code, headers
 
 

@@ -49,6 +49,29 @@ def database_safe(field: fields.Field) -> None:
             candidate.validators = [no_nul, *candidate.validators]
 
 
+def json_type_error(field: fields.Field, value):
+    """Why ``value``, taken from a JSON body, does not have the JSON type ``field`` documents (or None).
+
+    marshmallow is lenient where the OpenAPI document is not: an Integer takes ``2.5`` (and stores
+    2) or ``"3"``, a Boolean takes ``0``, ``1`` and ``"yes"``. In a JSON body those are mistakes and
+    get a 422; a whole number written as ``2.0`` is still an integer (JSON Schema agrees).
+    """
+    if value is None:
+        return None  # allow_none is marshmallow's business
+    if isinstance(field, fields.List) and isinstance(value, list) and not isinstance(field.inner, fields.Nested):
+        problems = {index: problem for index, item in enumerate(value) if (problem := json_type_error(field.inner, item))}
+        return problems or None
+    if isinstance(field, fields.Boolean):
+        valid = isinstance(value, bool)
+    elif isinstance(field, fields.Integer):
+        valid = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+    elif isinstance(field, fields.Number):
+        valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        return None
+    return None if valid else [field.error_messages["invalid"]]
+
+
 class JobStatusField(fields.String):
     """Job status: an integer code in the database, a name (``ready``, ``completed``…) in JSON."""
 

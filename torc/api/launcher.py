@@ -15,16 +15,34 @@ from torc.api.base import BASE_PATH
 
 
 class ServerProcess:
-    """``torc-server run --port 0`` as a subprocess; reads the port from its first output line."""
+    """``torc-server run --port 0`` as a subprocess; reads the port from its first output line.
 
-    def __init__(self, database: str, *, workers: int = 2, threads: int = 32, extra_args=(), env=None):
+    ``database=None`` leaves ``--database`` out (the server then uses ``$TORC_DATABASE_URL`` or
+    ``./torc.db`` in ``cwd``); ``port`` asks for a given port, e.g. to restart a server where its
+    clients expect it; ``command`` replaces ``python -m torc.api.cli`` (e.g. the installed
+    ``torc-server`` script).
+    """
+
+    def __init__(
+        self,
+        database: str | None,
+        *,
+        port: int = 0,
+        workers: int = 2,
+        threads: int = 32,
+        extra_args=(),
+        env=None,
+        command=None,
+        cwd=None,
+    ):
         self.database = database
         self.args = [
-            sys.executable, "-m", "torc.api.cli", "run",
-            "--host", "127.0.0.1", "--port", "0", "--database", database,
+            *(command or [sys.executable, "-m", "torc.api.cli"]), "run",
+            "--host", "127.0.0.1", "--port", str(port), *(["--database", database] if database else []),
             "--workers", str(workers), "--threads", str(threads), *extra_args,
         ]
         self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
         self.process = None
         self.port = None
         self.final_log: str | None = None
@@ -36,7 +54,7 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         # stderr goes to a file: a pipe nobody reads would block a chatty server.
         self.log = tempfile.NamedTemporaryFile(prefix="torc-server-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.log, text=True, env=self.env)
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.log, text=True, env=self.env, cwd=self.cwd)
         first = self.process.stdout.readline().strip()
         if not first.startswith("TORC_SERVER_PORT="):
             self.process.kill()

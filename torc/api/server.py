@@ -8,13 +8,20 @@ process and cannot use more than one core.
 We bind the listening socket ourselves before gunicorn starts so that ``--port 0`` can print the
 port the kernel picked (``TORC_SERVER_PORT=<port>``, the first line on stdout) and hand the socket
 to gunicorn as ``fd://``.
+
+Requests that never reach Flask (a malformed request line, oversized headers) are answered by
+gunicorn itself; :func:`write_json_error` makes those answers the same JSON as every other error
+instead of gunicorn's HTML page.
 """
 
+import json
 import socket
 import sys
 
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
 
+from torc.api.errors import error_payload
 from torc.db.connection import describe, open_database
 
 
@@ -35,6 +42,16 @@ class TorcServer(BaseApplication):
         # Each worker process opens its own connections (after the fork).
         database = open_database(self.database, max_connections=self.options["threads"] + 4)
         return create_app(database, lost_worker_check_seconds=self.lost_worker_check_seconds)
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """Replacement for ``gunicorn.util.write_error``: the server's JSON error body, not HTML."""
+    body = json.dumps(error_payload(status_int, reason, mesg or reason)).encode("utf-8")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -67,5 +84,12 @@ def serve(host: str, port: int, database: str, workers: int, threads: int, log_l
         "errorlog": "-",
         "proc_name": "torc-server",
         "control_socket_disable": True,
+        # No limit on the request line (gunicorn's default is 4094 bytes, then a 414): list filters
+        # and long names make long URLs, and request bodies (100,000-job bulk creations) are not
+        # limited either.
+        "limit_request_line": 0,
     }
+    # gunicorn's own error answers (malformed request line, headers too large) as JSON. The worker
+    # processes inherit this when gunicorn forks them.
+    gunicorn.util.write_error = write_json_error
     TorcServer(database, options, lost_worker_check_seconds).run()

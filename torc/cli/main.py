@@ -14,7 +14,8 @@ import warnings
 import click
 
 from torc.cli.context import CliState
-from torc.client import DEFAULT_API_URL
+from torc.client import DEFAULT_API_URL, TorcConfigError, load_client_settings
+from torc.client.config import FORMATS, LOG_LEVELS
 
 #: Subcommands of ``torc``: name → "module:attribute". Add yours here.
 COMMANDS: dict[str, str] = {
@@ -33,8 +34,6 @@ COMMANDS: dict[str, str] = {
     "hpc": "torc.cli.hpc:hpc",
     "remote": "torc.cli.remote:remote",
 }
-
-LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 
 class TorcGroup(click.Group):
@@ -90,42 +89,53 @@ def _warning_as_one_line(message, category, filename, lineno, file=None, line=No
 @click.group(cls=TorcGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--url",
-    envvar="TORC_API_URL",
-    default=DEFAULT_API_URL,
-    show_default=True,
-    help="URL of the torc server's API, including /torc-service/v1 (env TORC_API_URL).",
+    metavar="URL",
+    help=f"URL of the torc server's API, including /torc-service/v1 [env TORC_API_URL; config client.api_url; default {DEFAULT_API_URL}].",
 )
 @click.option(
     "-f",
     "--format",
     "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output: aligned tables for people, or JSON for scripts.",
+    type=click.Choice(FORMATS),
+    help="Output: aligned tables for people, or JSON for scripts [config client.format; default table].",
 )
 @click.option(
     "--skip-version-check",
     is_flag=True,
-    envvar="TORC_SKIP_VERSION_CHECK",
-    help="Do not compare the server's API version with this client's (env TORC_SKIP_VERSION_CHECK).",
+    default=None,
+    help="Do not compare the server's API version with this client's [env TORC_SKIP_VERSION_CHECK=1; config client.skip_version_check].",
 )
 @click.option(
     "--retry-seconds",
     type=click.FloatRange(min=0),
-    envvar="TORC_RETRY_SECONDS",
-    default=60.0,
-    show_default=True,
-    help="How long to keep retrying an unreachable or busy server (env TORC_RETRY_SECONDS; 0: no retries).",
+    help="How long to keep retrying an unreachable or busy server; 0: no retries [env TORC_RETRY_SECONDS; config client.retry_seconds; default 60].",
 )
-@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True, help="Log messages shown on stderr.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    help="Log messages shown on stderr [config client.log_level; default warning].",
+)
 @click.version_option(package_name="torc")
 @click.pass_context
-def cli(ctx: click.Context, url: str, output_format: str, skip_version_check: bool, retry_seconds: float, log_level: str):
-    """torc: run workflows of many jobs on HPC systems, coordinated by a torc server."""
-    configure_logging(log_level)
+def cli(ctx: click.Context, url, output_format, skip_version_check, retry_seconds, log_level):
+    """torc: run workflows of many jobs on HPC systems, coordinated by a torc server.
+
+    Settings come from /etc/torc/config.toml, ~/.config/torc/config.toml, ./torc.toml and
+    $TORC_CONFIG ([client] table), then the environment, then these options (see docs/cli.md).
+    """
     warnings.showwarning = _warning_as_one_line
-    state = CliState(url=url, output_format=output_format, skip_version_check=skip_version_check, retry_seconds=retry_seconds)
+    try:
+        settings = load_client_settings({
+            "api_url": url, "format": output_format, "skip_version_check": skip_version_check,
+            "retry_seconds": retry_seconds, "log_level": log_level,
+        })
+    except TorcConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level)
+    state = CliState(
+        url=settings.api_url, output_format=settings.format,
+        skip_version_check=settings.skip_version_check, retry_seconds=settings.retry_seconds,
+    )
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -20,7 +20,7 @@ import click
 from torc.cli.context import CliState, pass_state
 from torc.cli.run import _workflow_id as create_or_initialize
 from torc.cli.slurm import hpc_errors, launch_options, make_launch, make_plan, plan_options
-from torc.openapi_client.models import ClaimActionRequest, ComputeNodeModel
+from torc.openapi_client.models import ComputeNodeModel
 
 
 def register_submitter(api, workflow_id: int) -> int:
@@ -47,7 +47,7 @@ def start_allocations(api, workflow_id: int, launch) -> list[dict]:
     submitter = register_submitter(api, workflow_id)
     submitted = []
     for action in actions:
-        if not api.workflow_actions.claim_action(workflow_id, action.id, ClaimActionRequest(compute_node_id=submitter)).success:
+        if not api.try_claim_action(workflow_id, action.id, submitter):
             continue
         config = action.action_config or {}
         for allocation in schedule_allocations(

@@ -13,6 +13,7 @@ import urllib3
 import torc.openapi_client.api as generated_apis
 from torc import __version__ as torc_version
 from torc.api_version import API_VERSION
+from torc.client.config import load_client_settings
 from torc.client.transport import RetryPolicy, TorcApiClient
 from torc.openapi_client.api import (
     AccessControlApi,
@@ -33,9 +34,8 @@ from torc.openapi_client.api import (
     WorkflowsApi,
 )
 from torc.openapi_client.configuration import Configuration
-from torc.openapi_client.models import CreateWorkflowFromSpecResponse, JobModel, JobsModel
-
-DEFAULT_API_URL = "http://localhost:8080/torc-service/v1"
+from torc.openapi_client.exceptions import ApiException
+from torc.openapi_client.models import ClaimActionRequest, CreateWorkflowFromSpecResponse, JobModel, JobsModel
 
 #: The server caps a page at this many records.
 MAX_PAGE_SIZE = 10_000
@@ -148,6 +148,20 @@ class TorcApi:
             self.scheduled_compute_nodes.list_scheduled_compute_nodes, workflow_id=workflow_id, **filters
         )
 
+    # Workflow actions
+
+    def try_claim_action(self, workflow_id: int, action_id: int, compute_node_id: int) -> bool:
+        """Claim a workflow action for ``compute_node_id``: True if the caller is to run it, False if
+        another worker claimed it first or its trigger has not fired (the server answers 409)."""
+        request = ClaimActionRequest(compute_node_id=compute_node_id)
+        try:
+            self.workflow_actions.claim_action(workflow_id, action_id, request)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
     # Bulk creation
 
     def create_workflow_from_records(self, records: dict) -> CreateWorkflowFromSpecResponse:
@@ -192,10 +206,6 @@ def _job_of_workflow(workflow_id: int, job: JobModel | dict) -> JobModel:
     return job
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def make_api(
     url: str | None = None,
     username: str | None = None,
@@ -206,20 +216,22 @@ def make_api(
 ) -> TorcApi:
     """A ``TorcApi`` for the server at ``url``: the one way torc code talks to a server.
 
-    Unset arguments come from the environment: ``TORC_API_URL`` (the full URL including the
-    ``/torc-service/v1`` base path; default ``http://localhost:8080/torc-service/v1``),
-    ``TORC_PASSWORD`` (HTTP basic auth, with ``username`` defaulting to ``$USER``) and
-    ``TORC_SKIP_VERSION_CHECK=1``. ``retry`` bounds retries (``transport.NO_RETRIES`` disables them).
+    Unset arguments come from the client settings (``torc.client.config``: configuration files
+    ``/etc/torc/config.toml``, ``~/.config/torc/config.toml``, ``./torc.toml``, ``$TORC_CONFIG``,
+    then ``TORC_API_URL``, ``TORC_SKIP_VERSION_CHECK``, ``TORC_RETRY_SECONDS``): the URL is the
+    full one including the ``/torc-service/v1`` base path (default
+    ``http://localhost:8080/torc-service/v1``). ``TORC_PASSWORD`` turns on HTTP basic auth, as
+    ``username`` (default: the configured ``username``, else ``$USER``). ``retry`` bounds
+    retries (``transport.NO_RETRIES`` disables them; default: ``retry_seconds`` of the settings).
     """
-    url = (url or os.environ.get("TORC_API_URL") or DEFAULT_API_URL).rstrip("/")
+    settings = load_client_settings({"api_url": url, "username": username, "skip_version_check": skip_version_check})
     if password is None:
         password = os.environ.get("TORC_PASSWORD")
-    if skip_version_check is None:
-        skip_version_check = _env_flag("TORC_SKIP_VERSION_CHECK")
-    client = TorcApiClient(Configuration(host=url), retry=retry, check_version=not skip_version_check)
+    retry = retry or RetryPolicy(total_seconds=settings.retry_seconds)
+    client = TorcApiClient(Configuration(host=settings.api_url), retry=retry, check_version=not settings.skip_version_check)
     client.user_agent = f"torc/{torc_version} (HTTP API {API_VERSION})"
     if password:
-        username = username or os.environ.get("USER") or getpass.getuser()
+        username = settings.username or os.environ.get("USER") or getpass.getuser()
         # The spec declares no security scheme, so the generated code would not send credentials.
         client.set_default_header("Authorization", urllib3.make_headers(basic_auth=f"{username}:{password}")["authorization"])
     return TorcApi(client)

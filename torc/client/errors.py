@@ -20,6 +20,10 @@ class TorcVersionError(TorcError):
     """The server speaks an HTTP API of another major version than this client."""
 
 
+class TorcConfigError(TorcError):
+    """A configuration file or environment variable has a value the client cannot use."""
+
+
 class TorcConnectionError(TorcError):
     """The server could not be reached (or the connection broke) and retrying did not help."""
 

@@ -5,7 +5,7 @@ Every generated operation runs ``_<operationId>_serialize`` → ``ApiClient.para
 ``ApiClient`` methods:
 
 * ``param_serialize`` notes which operation is being called (from the generated method's name), so
-  the retry decision can depend on the operationId and not only on the HTTP method;
+  the retry decision depends on the operationId (``REPEATABLE_OPERATIONS``), not on the HTTP method;
 * ``call_api`` checks the server's API version once, then sends the request in a retry loop.
 
 urllib3's own retries are switched off (``Configuration.retries = False``) so that urllib3 raises
@@ -30,15 +30,34 @@ from torc.openapi_client.api_client import ApiClient
 
 logger = logging.getLogger("torc.client")
 
-#: Methods whose repetition has the same effect as one call: retried even if the connection broke
-#: after the request was sent.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Reads: always safe to send again, even if the connection broke after the request was sent.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-#: POST operations that are safe to send twice (they read, or they set an absolute state). Every
-#: other POST (creations, claims, completions) is retried only if the connection failed before the
-#: request went out: repeating it could create duplicates or claim jobs twice. Keep this short and
-#: add an operation only after checking its server implementation.
-SAFE_POST_OPERATIONS = frozenset({
+#: Other operations that are safe to send again after the connection broke mid-request: a second
+#: copy changes nothing more than the first did, and its answer is one the caller can take as the
+#: answer to a single call. Decided per operation, not per HTTP method, because the method says too
+#: little: a repeated ``start_job`` (PUT) is a 409 and a repeated DELETE a 404 once the first copy
+#: was applied, and a repeated creation or claim would create or claim twice. Every operation not
+#: listed here is retried only when the connection failed before the request went out. Add an
+#: operation only after checking its server implementation (``tests/client`` checks the names).
+REPEATABLE_OPERATIONS = frozenset({
+    # PUT of a whole record: the same body leaves the same record.
+    "update_workflow",
+    "update_workflow_status",
+    "update_job",
+    "update_file",
+    "update_user_data",
+    "update_resource_requirements",
+    "update_result",
+    "update_event",
+    "update_compute_node",
+    "update_scheduled_compute_node",
+    "update_slurm_scheduler",
+    "update_local_scheduler",
+    # Absolute states: renew a lease, set the canceled flag, recover lost workers once.
+    "heartbeat_compute_node",
+    "cancel_workflow",
+    "sync_workflow_status",
     "reset_workflow_status",
     "reset_job_status",
     "process_changed_job_inputs",
@@ -120,8 +139,8 @@ class TorcApiClient(ApiClient):
     def param_serialize(self, method, resource_path, *args, **kwargs):
         # Generated operations build their request in ``_<operationId>_serialize`` and send it with
         # call_api right after, on the same thread: remember the operationId for that call. Should a
-        # future generator name things differently, the operation is unknown and POSTs are simply
-        # not retried after a broken connection (the safe side).
+        # future generator name things differently, the operation is unknown and only reads are
+        # retried after a broken connection (the safe side).
         caller = sys._getframe(1).f_code.co_name
         self._local.operation = caller.removeprefix("_").removesuffix("_serialize")
         return super().param_serialize(method, resource_path, *args, **kwargs)
@@ -130,7 +149,7 @@ class TorcApiClient(ApiClient):
         operation = getattr(self._local, "operation", None)
         self._local.operation = None
         self._ensure_compatible_server()
-        repeatable = method.upper() in IDEMPOTENT_METHODS or operation in SAFE_POST_OPERATIONS
+        repeatable = method.upper() in READ_METHODS or operation in REPEATABLE_OPERATIONS
         started = time.monotonic()
         delays = self.retry.delays()
         attempt = 1

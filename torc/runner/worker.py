@@ -27,7 +27,6 @@ from torc.client import TorcApi, describe_error
 from torc.failure_rules import matching_rule, may_retry
 from torc.openapi_client.exceptions import ApiException
 from torc.openapi_client.models import (
-    ClaimActionRequest,
     ClaimAfterCompletion,
     CompleteJobsRequest,
     ComputeNodeModel,
@@ -578,8 +577,7 @@ class JobRunner:
         for action in pending:
             if action.id in self.executed_persistent or not self.env.can_execute(action):
                 continue
-            claim = self.api.workflow_actions.claim_action(self.workflow_id, action.id, ClaimActionRequest(compute_node_id=self.node_id))
-            if not claim.success:
+            if not self.api.try_claim_action(self.workflow_id, action.id, self.node_id):
                 continue
             if action.persistent:
                 self.executed_persistent.add(action.id)

@@ -13,8 +13,9 @@ basepath(::Type{ AccessControlApi }) = "http://localhost:8080/torc-service/v1"
 
 const _returntypes_add_user_to_group_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => UserGroupMembershipModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
-    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -50,8 +51,9 @@ end
 
 const _returntypes_add_workflow_to_group_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => WorkflowAccessGroupModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
-    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -87,7 +89,7 @@ end
 
 const _returntypes_check_workflow_access_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => AccessCheckResponse,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -125,7 +127,8 @@ end
 
 const _returntypes_create_access_group_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => AccessGroupModel,
-    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -156,7 +159,7 @@ end
 
 const _returntypes_delete_access_group_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => AccessGroupModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -190,7 +193,7 @@ end
 
 const _returntypes_get_access_group_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => AccessGroupModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -232,7 +235,7 @@ function _oacinternal_list_access_groups(_api::AccessControlApi; offset=nothing,
     OpenAPI.validate_param("offset", "list_access_groups", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_access_groups", :minimum, offset, 0, false)
 
-    OpenAPI.validate_param("limit", "list_access_groups", :maximum, limit, 10000, false)
+    OpenAPI.validate_param("limit", "list_access_groups", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_access_groups", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_access_groups_AccessControlApi, "/access_groups", [])
@@ -267,7 +270,7 @@ end
 
 const _returntypes_list_group_members_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ListUserGroupMembershipsResponse,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -279,7 +282,7 @@ function _oacinternal_list_group_members(_api::AccessControlApi, id::Int64; offs
     OpenAPI.validate_param("offset", "list_group_members", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_group_members", :minimum, offset, 0, false)
 
-    OpenAPI.validate_param("limit", "list_group_members", :maximum, limit, 10000, false)
+    OpenAPI.validate_param("limit", "list_group_members", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_group_members", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_group_members_AccessControlApi, "/access_groups/{id}/members", [])
@@ -326,7 +329,7 @@ function _oacinternal_list_user_groups(_api::AccessControlApi, user_name::String
     OpenAPI.validate_param("offset", "list_user_groups", :maximum, offset, 2147483647, false)
     OpenAPI.validate_param("offset", "list_user_groups", :minimum, offset, 0, false)
 
-    OpenAPI.validate_param("limit", "list_user_groups", :maximum, limit, 10000, false)
+    OpenAPI.validate_param("limit", "list_user_groups", :maximum, limit, 2147483647, false)
     OpenAPI.validate_param("limit", "list_user_groups", :minimum, limit, 0, false)
 
     _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_list_user_groups_AccessControlApi, "/users/{user_name}/groups", [])
@@ -363,7 +366,7 @@ end
 
 const _returntypes_list_workflow_groups_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ListAccessGroupsResponse,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -397,7 +400,7 @@ end
 
 const _returntypes_remove_user_from_group_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => UserGroupMembershipModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -435,7 +438,7 @@ end
 
 const _returntypes_remove_workflow_from_group_AccessControlApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => WorkflowAccessGroupModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 

@@ -13,6 +13,8 @@ basepath(::Type{ FailureHandlersApi }) = "http://localhost:8080/torc-service/v1"
 
 const _returntypes_create_failure_handler_FailureHandlersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => FailureHandlerModel,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -43,7 +45,7 @@ end
 
 const _returntypes_delete_failure_handler_FailureHandlersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => FailureHandlerModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -77,7 +79,7 @@ end
 
 const _returntypes_get_failure_handler_FailureHandlersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => FailureHandlerModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -111,7 +113,7 @@ end
 
 const _returntypes_list_failure_handlers_FailureHandlersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ListFailureHandlersResponse,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )

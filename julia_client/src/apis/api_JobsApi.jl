@@ -13,8 +13,9 @@ basepath(::Type{ JobsApi }) = "http://localhost:8080/torc-service/v1"
 
 const _returntypes_complete_job_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
-    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -59,6 +60,8 @@ end
 
 const _returntypes_create_job_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -89,6 +92,8 @@ end
 
 const _returntypes_create_jobs_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => CreateJobsResponse,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -119,7 +124,7 @@ end
 
 const _returntypes_delete_job_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -153,6 +158,7 @@ end
 
 const _returntypes_delete_jobs_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => DeleteCountResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -187,7 +193,7 @@ end
 
 const _returntypes_get_job_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -221,6 +227,7 @@ end
 
 const _returntypes_list_jobs_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ListJobsResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -288,8 +295,9 @@ end
 
 const _returntypes_manage_status_change_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
-    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -332,8 +340,8 @@ end
 
 const _returntypes_retry_job_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
-    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -378,8 +386,8 @@ end
 
 const _returntypes_start_job_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
-    Regex("^" * replace("409", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -423,7 +431,8 @@ end
 
 const _returntypes_update_job_JobsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => JobModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )

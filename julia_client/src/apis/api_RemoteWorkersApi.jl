@@ -13,8 +13,8 @@ basepath(::Type{ RemoteWorkersApi }) = "http://localhost:8080/torc-service/v1"
 
 const _returntypes_create_remote_workers_RemoteWorkersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => Vector{RemoteWorkerModel},
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
-    Regex("^" * replace("422", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -51,7 +51,7 @@ end
 
 const _returntypes_delete_remote_worker_RemoteWorkersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => RemoteWorkerModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -89,7 +89,7 @@ end
 
 const _returntypes_list_remote_workers_RemoteWorkersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => Vector{RemoteWorkerModel},
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 

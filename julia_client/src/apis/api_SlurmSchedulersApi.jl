@@ -13,6 +13,8 @@ basepath(::Type{ SlurmSchedulersApi }) = "http://localhost:8080/torc-service/v1"
 
 const _returntypes_create_slurm_scheduler_SlurmSchedulersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => SlurmSchedulerModel,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -43,7 +45,7 @@ end
 
 const _returntypes_delete_slurm_scheduler_SlurmSchedulersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => SlurmSchedulerModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -77,6 +79,7 @@ end
 
 const _returntypes_delete_slurm_schedulers_SlurmSchedulersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => DeleteCountResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -111,7 +114,7 @@ end
 
 const _returntypes_get_slurm_scheduler_SlurmSchedulersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => SlurmSchedulerModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
@@ -145,6 +148,7 @@ end
 
 const _returntypes_list_slurm_schedulers_SlurmSchedulersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ListSlurmSchedulersResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
@@ -214,7 +218,8 @@ end
 
 const _returntypes_update_slurm_scheduler_SlurmSchedulersApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => SlurmSchedulerModel,
-    Regex("^" * replace("404", "x"=>".") * "\$") => Nothing,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )

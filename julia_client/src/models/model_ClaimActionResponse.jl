@@ -6,34 +6,39 @@
 
     ClaimActionResponse(;
         action_id=nothing,
+        claimed=nothing,
         success=nothing,
     )
 
     - action_id::Int64
-    - success::Bool
+    - claimed::Bool : Same as success; the field upstream torc&#39;s server answers and its clients read
+    - success::Bool : Always true: a claim that fails is a 409
 """
 Base.@kwdef mutable struct ClaimActionResponse <: OpenAPI.APIModel
     action_id::Union{Nothing, Int64} = nothing
+    claimed::Union{Nothing, Bool} = nothing
     success::Union{Nothing, Bool} = nothing
 
-    function ClaimActionResponse(action_id, success, )
-        o = new(action_id, success, )
+    function ClaimActionResponse(action_id, claimed, success, )
+        o = new(action_id, claimed, success, )
         OpenAPI.validate_properties(o)
         return o
     end
 end # type ClaimActionResponse
 
-const _property_types_ClaimActionResponse = Dict{Symbol,String}(Symbol("action_id")=>"Int64", Symbol("success")=>"Bool", )
+const _property_types_ClaimActionResponse = Dict{Symbol,String}(Symbol("action_id")=>"Int64", Symbol("claimed")=>"Bool", Symbol("success")=>"Bool", )
 OpenAPI.property_type(::Type{ ClaimActionResponse }, name::Symbol) = Union{Nothing,eval(Base.Meta.parse(_property_types_ClaimActionResponse[name]))}
 
 function OpenAPI.check_required(o::ClaimActionResponse)
     o.action_id === nothing && (return false)
+    o.claimed === nothing && (return false)
     o.success === nothing && (return false)
     true
 end
 
 function OpenAPI.validate_properties(o::ClaimActionResponse)
     OpenAPI.validate_property(ClaimActionResponse, Symbol("action_id"), o.action_id)
+    OpenAPI.validate_property(ClaimActionResponse, Symbol("claimed"), o.claimed)
     OpenAPI.validate_property(ClaimActionResponse, Symbol("success"), o.success)
 end
 
@@ -43,5 +48,6 @@ function OpenAPI.validate_property(::Type{ ClaimActionResponse }, name::Symbol, 
         OpenAPI.validate_param(name, "ClaimActionResponse", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "ClaimActionResponse", :minimum, val, -2147483648, false)
     end
+
 
 end

@@ -6,10 +6,9 @@ group linked to it, and members of a system (admin) group may.
 
 import datetime as dt
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, ListArgs, envelope
+from torc.api.base import BASE_PATH, MAX_LIMIT, ApiSchema, Blueprint, ListArgs, envelope, paginate
 from torc.api.crud import workflow_or_404
 from torc.api.errors import conflict, not_found, unprocessable
 from torc.db.connection import write_transaction
@@ -56,17 +55,21 @@ ListUserGroupMembershipsResponse = _page("ListUserGroupMembershipsResponse", Use
 
 
 class GroupListArgs(ListArgs):
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=10_000))
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=0),
+        metadata={"description": f"Page size (upstream's default: 100); values above {MAX_LIMIT} are capped to {MAX_LIMIT}."},
+    )
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _paged(query, args, order) -> dict:
-    total = query.count()
-    items = list(query.order_by(order).offset(args["offset"]).limit(args["limit"]))
-    return {"items": items, "offset": args["offset"], "limit": args["limit"], "total_count": total, "has_more": args["offset"] + len(items) < total}
+def _paged(query, args, model) -> dict:
+    """One page like every other list (``sort_by``, capped ``limit``), in the access-group envelope
+    whose ``limit`` is the page size actually used."""
+    return {**paginate(query, args, model), "limit": min(args["limit"], MAX_LIMIT)}
 
 
 def group_or_404(group_id: int) -> AccessGroup:
@@ -95,7 +98,7 @@ def create_access_group(data):
 @blp.response(200, ListAccessGroupsResponse)
 @blp.doc(operationId="list_access_groups", summary="List access groups.")
 def list_access_groups(args):
-    return _paged(AccessGroup.select(), args, AccessGroup.id)
+    return _paged(AccessGroup.select(), args, AccessGroup)
 
 
 @blp.route("/access_groups/<int:id>", methods=["GET"], endpoint="get_access_group")
@@ -145,7 +148,7 @@ def add_user_to_group(data, id):
 @blp.doc(operationId="list_group_members", summary="List the members of an access group.")
 def list_group_members(args, id):
     group_or_404(id)
-    return _paged(UserGroupMembership.select().where(UserGroupMembership.group == id), args, UserGroupMembership.id)
+    return _paged(UserGroupMembership.select().where(UserGroupMembership.group == id), args, UserGroupMembership)
 
 
 @blp.route("/access_groups/<int:id>/members/<string:user_name>", methods=["DELETE"], endpoint="remove_user_from_group")
@@ -168,7 +171,7 @@ def remove_user_from_group(id, user_name):
 @blp.doc(operationId="list_user_groups", summary="List the access groups a user belongs to.")
 def list_user_groups(args, user_name):
     query = AccessGroup.select().join(UserGroupMembership).where(UserGroupMembership.user_name == user_name)
-    return _paged(query, args, AccessGroup.id)
+    return _paged(query, args, AccessGroup)
 
 
 @blp.route("/workflows/<int:id>/access_groups", methods=["POST"], endpoint="add_workflow_to_group")
@@ -197,7 +200,7 @@ def add_workflow_to_group(data, id):
 def list_workflow_groups(id):
     workflow_or_404(id)
     query = AccessGroup.select().join(WorkflowAccessGroup).where(WorkflowAccessGroup.workflow == id)
-    return _paged(query, {"offset": 0, "limit": 10_000}, AccessGroup.id)
+    return _paged(query, {"offset": 0, "limit": MAX_LIMIT}, AccessGroup)
 
 
 @blp.route("/workflows/<int:id>/access_groups/<int:group_id>", methods=["DELETE"], endpoint="remove_workflow_from_group")

@@ -8,10 +8,9 @@ them, and ``get_job`` always does. Claims take two additive query parameters:
 (record the claiming worker so its jobs can be recovered if it dies).
 """
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema
+from torc.api.base import ApiSchema, Blueprint
 from torc.api.errors import unprocessable
 from torc.api.fields import Int64, JobStatusField
 from torc.api.resources.jobs import JobModel, attach_relationships
@@ -375,6 +374,7 @@ def complete_jobs(body, id, run_id):
 @job_blp.response(200, JobModel)
 @job_blp.alt_response(404, description="No such job")
 @job_blp.alt_response(409, description="The change is not allowed from the job's status")
+@job_blp.alt_response(422, description="Unknown status")
 @job_blp.doc(operationId="manage_status_change", summary="Manual non-final status change (disable, hand back, reset).")
 def manage_status_change(id, status, run_id):
     return _in_transaction(transitions.manage_status_change, id, _status(status), run_id)

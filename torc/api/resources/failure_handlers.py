@@ -2,10 +2,9 @@
 
 import json
 
-from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields
 
-from torc.api.base import BASE_PATH, ApiSchema, PageArgs, envelope, paginate
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, PageArgs, envelope, paginate
 from torc.api.crud import Crud, register_crud, workflow_or_404
 from torc.db.models import FailureHandler
 

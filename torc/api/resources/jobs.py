@@ -4,10 +4,9 @@ A job's relationships (the jobs it waits for, the files and user data it reads a
 join tables and appear in the API as id lists.
 """
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, WorkflowListArgs
 from torc.api.crud import Crud, register_crud, workflow_or_404
 from torc.api.errors import unprocessable
 from torc.api.fields import JobStatusField
@@ -148,6 +147,7 @@ register_crud(blp, CRUD)
 @blp.route("/jobs", methods=["POST"], endpoint="create_job")
 @blp.arguments(JobModel)
 @blp.response(200, JobModel)
+@blp.alt_response(404, description="No such workflow")
 @blp.doc(operationId="create_job", summary="Create a job (status uninitialized unless given as disabled).")
 def create_job(data):
     with write_transaction():
@@ -159,6 +159,7 @@ def create_job(data):
 @blp.route("/bulk_jobs", methods=["POST"], endpoint="create_jobs")
 @blp.arguments(JobsModel)
 @blp.response(200, CreateJobsResponse)
+@blp.alt_response(404, description="No such workflow")
 @blp.doc(
     operationId="create_jobs",
     summary="Create many jobs of one workflow in one transaction (all or none).",

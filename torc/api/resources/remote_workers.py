@@ -1,10 +1,10 @@
 """Remote workers: the ``[user@]host[:port]`` list of SSH hosts a workflow runs on."""
 
 from flask import request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError, fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint
 from torc.api.crud import workflow_or_404
 from torc.api.errors import not_found, unprocessable
 from torc.db.connection import write_transaction

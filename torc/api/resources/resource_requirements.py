@@ -4,10 +4,9 @@ Memory and runtime are stored as written and as bytes/seconds, so the claim quer
 numbers. Every workflow owns a ``default`` row that clients cannot create, rename or delete.
 """
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
 from torc.api.errors import conflict, unprocessable
 from torc.db.models import Job, ResourceRequirements
@@ -106,5 +105,11 @@ register_crud(
         prepare=_prepare,
         before_delete=_before_delete,
         deletable=lambda query: query.where(ResourceRequirements.name != DEFAULT_NAME),
+        conflicts={
+            "create": "The workflow has resource requirements of this name (names are unique per workflow)",
+            "update": "The workflow has resource requirements of this name (names are unique per workflow)",
+            "delete": "The 'default' requirements, or requirements that jobs use, cannot be deleted",
+            "delete_all": "Requirements that jobs use cannot be deleted",
+        },
     ),
 )

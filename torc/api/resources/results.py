@@ -1,9 +1,8 @@
 """Results: one row per job attempt; ``workflow_result`` points at each job's latest one."""
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
 from torc.api.fields import Int64, JobStatusField
 from torc.db.models import Job, Result, WorkflowResult

@@ -1,9 +1,8 @@
 """Scheduled compute nodes: allocations requested from a scheduler (pending → active → complete)."""
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
 from torc.api.fields import Int64
 from torc.db.models import ScheduledComputeNode

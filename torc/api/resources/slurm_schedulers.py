@@ -1,9 +1,8 @@
 """Slurm scheduler configurations: the sbatch settings of the allocations a workflow requests."""
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, WorkflowListArgs
 from torc.api.crud import Crud, register_crud
 from torc.db.models import SlurmScheduler
 

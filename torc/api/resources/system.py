@@ -1,10 +1,9 @@
 """Service endpoints: liveness and the API version."""
 
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from torc import __version__
-from torc.api.base import BASE_PATH, ApiSchema
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint
 from torc.api_version import API_VERSION
 
 blp = Blueprint("system", __name__, url_prefix=BASE_PATH, description="Service liveness and version")

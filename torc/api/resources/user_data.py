@@ -1,9 +1,8 @@
 """User data: JSON documents that jobs consume and produce (implicit dependencies like files)."""
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, WorkflowListArgs
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, WorkflowListArgs
 from torc.api.crud import Crud, create_instance, register_crud
 from torc.engine.creation import check_references
 from torc.api.fields import JsonObjectText
@@ -61,6 +60,7 @@ register_crud(blp, CRUD)
 @blp.arguments(CreateUserDataArgs, location="query")
 @blp.arguments(UserDataModel)
 @blp.response(200, UserDataModel)
+@blp.alt_response(404, description="No such workflow")
 @blp.doc(operationId="create_user_data", summary="Create user data, optionally linked to its consumer and producer jobs.")
 def create_user_data(links, data):
     with write_transaction():

@@ -1,19 +1,19 @@
 """Workflow actions: commands or allocations fired by workflow, job and worker triggers.
 
-A non-persistent action is claimed with a conditional UPDATE so exactly one worker runs it;
-persistent (worker-lifecycle) actions only record who ran them last, so every worker runs them.
+A non-persistent action is claimed with a conditional UPDATE so exactly one worker runs it; the
+others get 409, as in upstream torc. Persistent (worker-lifecycle) actions only record who ran
+them last, so every worker runs them.
 """
 
 import datetime as dt
 import json
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint
 from torc.api.crud import workflow_or_404
 from torc.engine.creation import check_references
-from torc.api.errors import not_found, unprocessable
+from torc.api.errors import conflict, not_found, unprocessable
 from torc.api.fields import JsonIntListText, JsonObjectText
 from torc.db.connection import write_transaction
 from torc.db.models import ComputeNode, Job, WorkflowAction
@@ -48,7 +48,11 @@ class ClaimActionRequest(ApiSchema):
 
 class ClaimActionResponse(ApiSchema):
     action_id = fields.Integer(required=True)
-    success = fields.Boolean(required=True)
+    success = fields.Boolean(required=True, metadata={"description": "Always true: a claim that fails is a 409"})
+    claimed = fields.Boolean(
+        required=True,
+        metadata={"description": "Same as success; the field upstream torc's server answers and its clients read"},
+    )
 
 
 def action_or_404(workflow_id: int, action_id: int) -> WorkflowAction:
@@ -112,10 +116,8 @@ def get_pending_actions(args, id):
 @blp.arguments(ClaimActionRequest)
 @blp.response(200, ClaimActionResponse)
 @blp.alt_response(404, description="No such workflow or action")
-@blp.doc(
-    operationId="claim_action",
-    summary="Claim an action; success is false when another worker got a non-persistent action first.",
-)
+@blp.alt_response(409, description="Another worker claimed the (non-persistent) action first, or its trigger has not fired")
+@blp.doc(operationId="claim_action", summary="Atomically claim a workflow action.")
 def claim_action(data, id, action_id):
     with write_transaction():
         action = action_or_404(id, action_id)
@@ -126,5 +128,9 @@ def claim_action(data, id, action_id):
         )
         if not action.persistent:
             update = update.where(WorkflowAction.executed == False)  # noqa: E712
-        claimed = update.execute() == 1
-    return {"action_id": action_id, "success": claimed}
+        if update.execute() != 1:
+            now_stored = WorkflowAction.get_by_id(action.id)  # after the winner's commit (PostgreSQL)
+            if now_stored.trigger_count < now_stored.required_triggers:
+                conflict(f"action {action_id} cannot be claimed: its trigger ({action.trigger_type}) has not fired")
+            conflict(f"action {action_id} was already claimed by compute node {now_stored.executed_by}")
+    return {"action_id": action_id, "success": True, "claimed": True}

@@ -2,10 +2,9 @@
 
 import datetime as dt
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from torc.api.base import BASE_PATH, ApiSchema, ListArgs, envelope, paginate
+from torc.api.base import BASE_PATH, ApiSchema, Blueprint, ListArgs, envelope, paginate
 from torc.api.crud import workflow_or_404
 from torc.api.errors import unprocessable
 from torc.api.fields import Int64, validate_json_text

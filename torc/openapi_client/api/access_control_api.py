@@ -101,8 +101,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -175,8 +176,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -249,8 +251,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -398,8 +401,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -472,8 +476,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -546,8 +551,9 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -695,7 +701,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessCheckResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -767,7 +773,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessCheckResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -839,7 +845,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessCheckResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -969,7 +975,8 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1038,7 +1045,8 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1107,7 +1115,8 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1248,7 +1257,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1316,7 +1325,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1384,7 +1393,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1511,7 +1520,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1579,7 +1588,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1647,7 +1656,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "AccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1724,7 +1733,7 @@ class AccessControlApi:
     def list_access_groups(
         self,
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1745,7 +1754,7 @@ class AccessControlApi:
 
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -1804,7 +1813,7 @@ class AccessControlApi:
     def list_access_groups_with_http_info(
         self,
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1825,7 +1834,7 @@ class AccessControlApi:
 
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -1884,7 +1893,7 @@ class AccessControlApi:
     def list_access_groups_without_preload_content(
         self,
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -1905,7 +1914,7 @@ class AccessControlApi:
 
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2041,7 +2050,7 @@ class AccessControlApi:
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2064,7 +2073,7 @@ class AccessControlApi:
         :type id: int
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2106,7 +2115,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserGroupMembershipsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2126,7 +2135,7 @@ class AccessControlApi:
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2149,7 +2158,7 @@ class AccessControlApi:
         :type id: int
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2191,7 +2200,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserGroupMembershipsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2211,7 +2220,7 @@ class AccessControlApi:
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2234,7 +2243,7 @@ class AccessControlApi:
         :type id: int
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2276,7 +2285,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserGroupMembershipsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2375,7 +2384,7 @@ class AccessControlApi:
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2398,7 +2407,7 @@ class AccessControlApi:
         :type user_name: str
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2459,7 +2468,7 @@ class AccessControlApi:
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2482,7 +2491,7 @@ class AccessControlApi:
         :type user_name: str
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2543,7 +2552,7 @@ class AccessControlApi:
         self,
         user_name: Annotated[str, Field(min_length=1, strict=True)],
         offset: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]] = None,
-        limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=0)]] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=0)]], Field(description="Page size (upstream's default: 100); values above 10000 are capped to 10000.")] = None,
         sort_by: Annotated[Optional[StrictStr], Field(description="Field of the item to sort by (default: id).")] = None,
         reverse_sort: Optional[StrictBool] = None,
         _request_timeout: Union[
@@ -2566,7 +2575,7 @@ class AccessControlApi:
         :type user_name: str
         :param offset:
         :type offset: int
-        :param limit:
+        :param limit: Page size (upstream's default: 100); values above 10000 are capped to 10000.
         :type limit: int
         :param sort_by: Field of the item to sort by (default: id).
         :type sort_by: str
@@ -2755,7 +2764,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListAccessGroupsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2823,7 +2832,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListAccessGroupsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2891,7 +2900,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListAccessGroupsResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3022,7 +3031,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3094,7 +3103,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3166,7 +3175,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserGroupMembershipModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3300,7 +3309,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3372,7 +3381,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3444,7 +3453,7 @@ class AccessControlApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowAccessGroupModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(

@@ -94,6 +94,8 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -162,6 +164,8 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -230,6 +234,8 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -370,7 +376,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -438,7 +444,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -506,7 +512,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -633,6 +639,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -701,6 +708,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -769,6 +777,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -898,7 +907,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -966,7 +975,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1034,7 +1043,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1185,6 +1194,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListEventsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1277,6 +1287,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListEventsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1369,6 +1380,7 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListEventsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1532,7 +1544,8 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1605,7 +1618,8 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1678,7 +1692,8 @@ class EventsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "EventModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }

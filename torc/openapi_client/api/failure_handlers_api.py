@@ -93,6 +93,8 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -161,6 +163,8 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -229,6 +233,8 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -369,7 +375,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -437,7 +443,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -505,7 +511,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -632,7 +638,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -700,7 +706,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -768,7 +774,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "FailureHandlerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -903,7 +909,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListFailureHandlersResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -980,7 +986,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListFailureHandlersResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1057,7 +1063,7 @@ class FailureHandlersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListFailureHandlersResponse",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }

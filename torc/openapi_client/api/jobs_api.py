@@ -109,8 +109,9 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -191,8 +192,9 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -273,8 +275,9 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -424,6 +427,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -492,6 +497,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -560,6 +567,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -700,6 +709,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "CreateJobsResponse",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -768,6 +779,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "CreateJobsResponse",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -836,6 +849,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "CreateJobsResponse",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -976,7 +991,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1044,7 +1059,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1112,7 +1127,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1239,6 +1254,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1307,6 +1323,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1375,6 +1392,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1504,7 +1522,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1572,7 +1590,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1640,7 +1658,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1803,6 +1821,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListJobsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1907,6 +1926,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListJobsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2011,6 +2031,7 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListJobsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2193,8 +2214,9 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2270,8 +2292,9 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2347,8 +2370,9 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2489,8 +2513,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2567,8 +2591,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2645,8 +2669,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -2790,8 +2814,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2867,8 +2891,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -2944,8 +2968,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
-            '409': None,
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -3082,7 +3106,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -3155,7 +3180,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -3228,7 +3254,8 @@ class JobsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "JobModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }

@@ -96,8 +96,8 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[RemoteWorkerModel]",
-            '404': None,
-            '422': None,
+            '404': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -169,8 +169,8 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[RemoteWorkerModel]",
-            '404': None,
-            '422': None,
+            '404': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -242,8 +242,8 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[RemoteWorkerModel]",
-            '404': None,
-            '422': None,
+            '404': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -391,7 +391,7 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "RemoteWorkerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -463,7 +463,7 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "RemoteWorkerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -535,7 +535,7 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "RemoteWorkerModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -665,7 +665,7 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[RemoteWorkerModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -733,7 +733,7 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[RemoteWorkerModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -801,7 +801,7 @@ class RemoteWorkersApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[RemoteWorkerModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(

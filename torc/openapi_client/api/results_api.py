@@ -94,6 +94,8 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -162,6 +164,8 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -230,6 +234,8 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -370,7 +376,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -438,7 +444,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -506,7 +512,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -633,6 +639,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -701,6 +708,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -769,6 +777,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -898,7 +907,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -966,7 +975,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1034,7 +1043,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1201,6 +1210,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListResultsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1309,6 +1319,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListResultsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1417,6 +1428,7 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListResultsResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1600,7 +1612,8 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1673,7 +1686,8 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1746,7 +1760,8 @@ class ResultsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ResultModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }

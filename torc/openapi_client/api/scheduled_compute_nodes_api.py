@@ -94,6 +94,8 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -162,6 +164,8 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -230,6 +234,8 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -370,7 +376,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -438,7 +444,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -506,7 +512,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -633,6 +639,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -701,6 +708,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -769,6 +777,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -898,7 +907,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -966,7 +975,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1034,7 +1043,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1189,6 +1198,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListScheduledComputeNodesResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1285,6 +1295,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListScheduledComputeNodesResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1381,6 +1392,7 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListScheduledComputeNodesResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1549,7 +1561,8 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1622,7 +1635,8 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1695,7 +1709,8 @@ class ScheduledComputeNodesApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ScheduledComputeNodesModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }

@@ -102,6 +102,8 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -178,6 +180,8 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -254,6 +258,8 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -404,6 +410,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -472,6 +479,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -540,6 +548,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "DeleteCountResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -669,7 +678,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -737,7 +746,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -805,7 +814,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -932,7 +941,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1000,7 +1009,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1068,7 +1077,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1227,6 +1236,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserDataResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1327,6 +1337,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserDataResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1427,6 +1438,7 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ListUserDataResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1600,7 +1612,8 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1673,7 +1686,8 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -1746,7 +1760,8 @@ class UserDataApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "UserDataModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }

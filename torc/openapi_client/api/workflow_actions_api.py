@@ -59,7 +59,7 @@ class WorkflowActionsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> ClaimActionResponse:
-        """Claim an action; success is false when another worker got a non-persistent action first.
+        """Atomically claim a workflow action.
 
 
         :param id: (required)
@@ -102,7 +102,9 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ClaimActionResponse",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -136,7 +138,7 @@ class WorkflowActionsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> ApiResponse[ClaimActionResponse]:
-        """Claim an action; success is false when another worker got a non-persistent action first.
+        """Atomically claim a workflow action.
 
 
         :param id: (required)
@@ -179,7 +181,9 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ClaimActionResponse",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -213,7 +217,7 @@ class WorkflowActionsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> RESTResponseType:
-        """Claim an action; success is false when another worker got a non-persistent action first.
+        """Atomically claim a workflow action.
 
 
         :param id: (required)
@@ -256,7 +260,9 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "ClaimActionResponse",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -407,7 +413,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowActionModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -480,7 +487,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowActionModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -553,7 +561,8 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "WorkflowActionModel",
-            '404': None,
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -701,7 +710,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -774,7 +783,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -847,7 +856,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             '422': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
@@ -981,7 +990,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1049,7 +1058,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(
@@ -1117,7 +1126,7 @@ class WorkflowActionsApi:
 
         _response_types_map: Dict[str, Optional[str]] = {
             '200': "List[WorkflowActionModel]",
-            '404': None,
+            '404': "DefaultErrorResponse",
             'default': "DefaultErrorResponse",
         }
         response_data = self.api_client.call_api(

@@ -29,8 +29,9 @@ class ClaimActionResponse(BaseModel):
     ClaimActionResponse
     """ # noqa: E501
     action_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
-    success: StrictBool
-    __properties: ClassVar[List[str]] = ["action_id", "success"]
+    claimed: StrictBool = Field(description="Same as success; the field upstream torc's server answers and its clients read")
+    success: StrictBool = Field(description="Always true: a claim that fails is a 409")
+    __properties: ClassVar[List[str]] = ["action_id", "claimed", "success"]
 
     model_config = ConfigDict(
         validate_by_name=True,
@@ -84,6 +85,7 @@ class ClaimActionResponse(BaseModel):
 
         _obj = cls.model_validate({
             "action_id": obj.get("action_id"),
+            "claimed": obj.get("claimed"),
             "success": obj.get("success")
         })
         return _obj
