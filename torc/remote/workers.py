@@ -31,11 +31,13 @@ _BUSY = 3
 #: ``alive PID``: that process is a remote torc worker that still runs. ``kill -0`` alone is not
 #: enough: an exited worker whose parent (often init in a container) has not reaped it yet is a
 #: zombie that still answers, and after a while its pid may belong to another program (pids wrap
-#: around quickly on busy hosts), which ``stop`` must not signal. Without ``ps``, ``kill -0`` decides.
+#: around quickly on busy hosts), which ``stop`` must not signal. Without ``ps``, ``kill -0`` decides;
+#: with it, a process that ``ps`` no longer lists has exited since ``kill -0`` (not alive).
 _ALIVE = """alive() {
   kill -0 "$1" 2>/dev/null || return 1
-  case "$(ps -o stat= -p "$1" 2>/dev/null)" in *Z*) return 1 ;; esac
-  case "$(ps -ww -o args= -p "$1" 2>/dev/null)" in "" | *" run "*" --remote"*) return 0 ;; esac
+  command -v ps >/dev/null 2>&1 || return 0
+  case "$(ps -o stat= -p "$1" 2>/dev/null)" in "" | *Z*) return 1 ;; esac
+  case "$(ps -ww -o args= -p "$1" 2>/dev/null)" in *" run "*" --remote"*) return 0 ;; esac
   return 1
 }
 """
