@@ -73,8 +73,10 @@ def release_dependents(succeeded: set[int], unsuccessful: set[int]) -> tuple[set
 def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
     """Give every uninitialized job of the workflow its place: ready, blocked or canceled.
 
-    Returns (ready, canceled) job ids. Jobs whose upstreams all finished but one of them
-    unsuccessfully are canceled when they ask for it, and the cancellation cascades.
+    Returns (ready, canceled) job ids. A job with an unsuccessful upstream is canceled when it
+    asks for it, whether or not its other upstreams have finished (as completing that upstream
+    would have done: a job reset and placed again must not lose the cascade of a failure that
+    happened before), and the cancellation cascades.
 
     Each job row is written once: jobs with upstream edges by one UPDATE joined to their edge
     counts (grouped, set-based: no per-job subquery, which PostgreSQL's planner would run as a
@@ -83,12 +85,13 @@ def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
     db = database_proxy.obj
     p = db.param
     uninitialized = int(S.UNINITIALIZED)
+    canceling = "counts.unsuccessful > 0 AND job.cancel_on_blocking_job_failure"
     placed = db.execute_sql(
         f"""UPDATE job SET
-                num_blocking = counts.blocking,
+                num_blocking = CASE WHEN {canceling} THEN 0 ELSE counts.blocking END,
                 status = CASE
+                    WHEN {canceling} THEN {int(S.CANCELED)}
                     WHEN counts.blocking > 0 THEN {int(S.BLOCKED)}
-                    WHEN counts.unsuccessful > 0 AND job.cancel_on_blocking_job_failure THEN {int(S.CANCELED)}
                     ELSE {int(S.READY)} END
             FROM (
                 SELECT d.job_id AS job_id,

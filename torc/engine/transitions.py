@@ -45,6 +45,15 @@ def start_job(job_id: int, run_id: int, compute_node_id: int) -> Job:
     return Job.get_by_id(job_id)
 
 
+#: Statuses complete_job finishes a job from: claimed or running, and also ``pending_failed`` (a
+#: failure awaiting a decision; completing it with ``failed`` is that decision, as upstream).
+CLAIMED = frozenset({S.PENDING, S.RUNNING})
+
+
+def _completable_from(final: JobStatus) -> frozenset:
+    return CLAIMED if final == S.PENDING_FAILED else CLAIMED | {S.PENDING_FAILED}
+
+
 @dataclass
 class Completion:
     """One job to finish: its final status and the result to record."""
@@ -103,17 +112,19 @@ def complete_jobs(workflow_id: int, run_id: int, completions: list[Completion]) 
             outcome.errors.append((job_id, NotFound(f"job {job_id} not found in workflow {workflow_id}")))
         elif attempt_wanted != attempt:
             outcome.errors.append((job_id, Conflict(f"attempt {attempt_wanted} of job {job_id} is over; the job is on attempt {attempt}")))
-        elif status not in (S.PENDING, S.RUNNING):
-            outcome.errors.append((job_id, Conflict(f"job {job_id} is {S(status).label}; expected pending or running")))
+        elif status not in _completable_from(item.status):
+            expected = " or ".join(s.label for s in sorted(_completable_from(item.status)))
+            outcome.errors.append((job_id, Conflict(f"job {job_id} is {S(status).label}; expected {expected}")))
         else:
             movable.setdefault(int(item.status), []).append(job_id)
             item.result = {**item.result, "attempt_id": attempt}
     p = database_proxy.obj.param
     for status, job_ids in movable.items():
+        sources = ", ".join(str(int(s)) for s in sorted(_completable_from(status)))
         for chunk in in_chunks(job_ids):
             moved = {row[0] for row in database_proxy.obj.execute_sql(
                 f"UPDATE job SET status = {status}, active_compute_node_id = NULL "
-                f"WHERE id IN ({', '.join([p] * len(chunk))}) AND status IN ({int(S.PENDING)}, {int(S.RUNNING)}) RETURNING id",
+                f"WHERE id IN ({', '.join([p] * len(chunk))}) AND status IN ({sources}) RETURNING id",
                 chunk,
             ).fetchall()}
             outcome.completed.extend(job_id for job_id in chunk if job_id in moved)
