@@ -75,5 +75,13 @@ def test_progress_only_on_a_terminal(torc, monkeypatch):
 @pytest.mark.parametrize("spec", UPSTREAM_EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_upstream_example_creates(torc, api, spec):
     created = torc.json("workflows", "create", spec)
+    wf = created["workflow_id"]
     assert created["num_jobs"] > 0
-    assert api.jobs.list_jobs(created["workflow_id"], limit=0).total_count == created["num_jobs"]
+    assert api.jobs.list_jobs(wf, limit=0).total_count == created["num_jobs"]
+    implicit = torc.json("workflows", "create", spec, "--dry-run")["implicit_edges"]
+    edges = list(api.iter_items(api.workflows.list_job_dependencies, wf))
+    assert len(edges) == created["num_dependencies"] + implicit, "explicit and implicit edges are stored at creation"
+    # The fingerprints stored at creation are the ones the server computes from what it stored.
+    assert api.workflows.process_changed_job_inputs(wf, dry_run=True).reinitialized_jobs == []
+    api.workflows.initialize_jobs(wf)
+    assert api.workflows.process_changed_job_inputs(wf, dry_run=True).reinitialized_jobs == []

@@ -114,6 +114,51 @@ def test_changed_command_reruns_the_job(torc, api):
     assert run_ready_jobs(api, wf) == ["archive_b"]
 
 
+def test_added_dependency_reruns_the_job(torc, api):
+    wf = completed_workflow(torc, api)
+    jobs = {j.name: j for j in api.iter_jobs(wf, include_relationships=True)}
+    archive = jobs["archive_b"]
+    api.jobs.update_job(archive.id, JobModel.from_dict({**archive.to_dict(), "depends_on_job_ids": [jobs["clean_b"].id, jobs["stats_a"].id]}))
+
+    outcome = torc.json("workflows", "reinitialize", wf)
+    assert [(j["name"], j["reason"]) for j in outcome["jobs"]] == [("archive_b", "command, dependencies or input user data changed")]
+    assert run_ready_jobs(api, wf) == ["archive_b"]
+    assert torc.json("workflows", "reinitialize", wf)["jobs"] == []
+
+
+USER_DATA_SPEC = """
+name: fit_and_report
+jobs:
+  - name: fit
+    command: "fit --params '${user_data.input.params}' ${user_data.output.model}"
+  - name: report
+    command: "report ${user_data.input.model}"
+user_data:
+  - {name: params, data: {alpha: 1}}
+  - {name: model}
+"""
+
+
+def test_changed_input_user_data_reruns_its_readers(torc, api):
+    """Data the user supplies (params) is an input; data a job writes (model) is not."""
+    Path("fit.yaml").write_text(USER_DATA_SPEC)
+    wf = torc.create("fit.yaml")
+    torc("workflows", "initialize", wf)
+    assert run_ready_jobs(api, wf) == ["fit", "report"]
+    data = {item.name: item for item in api.iter_items(api.user_data.list_user_data, wf)}
+    model = data["model"].model_copy(update={"data": {"weights": [0.5]}})
+    api.user_data.update_user_data(model.id, model)  # what fit does when it runs
+
+    assert torc.json("workflows", "reinitialize", wf)["jobs"] == []
+    params = data["params"].model_copy(update={"data": {"alpha": 2}})
+    api.user_data.update_user_data(params.id, params)
+    outcome = torc.json("workflows", "reinitialize", wf)
+    reasons = {job["name"]: job["reason"] for job in outcome["jobs"]}
+    assert reasons == {"fit": "command, dependencies or input user data changed", "report": "downstream of fit"}
+    assert run_ready_jobs(api, wf) == ["fit", "report"]
+    assert torc.json("workflows", "reinitialize", wf)["jobs"] == []
+
+
 def test_refused_while_jobs_run(torc, api):
     wf = started_workflow(torc)
     api.workflows.claim_next_jobs(wf, limit=1)

@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from torc.api.base import ApiSchema, DeleteCountResponse, WorkflowListArgs, envelope, paginate
 from torc.api.errors import not_found, unprocessable
+from torc.engine import fingerprints
 from torc.engine.creation import check_references
 from torc.db.connection import write_transaction
 from torc.db.models import Workflow
@@ -45,6 +46,13 @@ class Crud:
     #: (query) -> query: narrows what "delete all of a workflow" removes (rows that must stay).
     deletable: Callable | None = None
     descriptions: dict[str, str] = field(default_factory=dict)
+    #: operations ("create", "update", "delete") that may change what jobs consume: they mark the
+    #: workflow's input fingerprints for a refresh (``torc.engine.fingerprints``).
+    changes_job_inputs: tuple[str, ...] = ()
+
+    def changed(self, operation: str, workflow_id: int) -> None:
+        if operation in self.changes_job_inputs:
+            fingerprints.mark_stale(workflow_id)
 
 
 def workflow_or_404(workflow_id: int) -> Workflow:
@@ -78,6 +86,7 @@ def create_instance(crud: Crud, data: dict):
     instance = crud.model.create(**data)
     if crud.after_write:
         crud.after_write(instance, extra, True)
+    crud.changed("create", instance.workflow_id)
     return instance
 
 
@@ -129,6 +138,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
                     for instance in query:
                         crud.before_delete(instance)
                 count = crud.model.delete().where(crud.model.id.in_(query.select(crud.model.id))).execute()
+                crud.changed("delete", args["workflow_id"])
             return {"count": count}
 
     if "get" in ops:
@@ -166,6 +176,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
                 instance = crud.model.get_by_id(id)
                 if crud.after_write:
                     crud.after_write(instance, extra, False)
+                crud.changed("update", existing.workflow_id)
             return _decorated(crud, instance)
 
     if "delete" in ops:
@@ -180,4 +191,5 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
                 if crud.before_delete:
                     crud.before_delete(instance)
                 crud.model.delete().where(crud.model.id == id).execute()
+                crud.changed("delete", instance.workflow_id)
             return instance

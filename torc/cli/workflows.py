@@ -7,6 +7,7 @@ from torc.cli.context import ID, CliState, pass_state
 from torc.cli.listing import page_options, show_list
 from torc.cli.output import columns, progress_step, record_of, render_fields, render_table
 from torc.spec import ExpandedWorkflow, load_workflow_spec
+from torc.spec.graph import implicit_upstreams
 from torc.status import LABELS
 
 WORKFLOW_COLUMNS = columns("id", "name", "user", "description", "timestamp")
@@ -55,15 +56,6 @@ def create(state: CliState, spec: str, dry_run: bool, user: str | None):
 def dry_run_summary(expanded: ExpandedWorkflow, user: str | None) -> dict:
     """What ``create`` would create: record counts, with the job→job edges that files and user
     data imply (a reader waits for the writer) counted apart from the explicit ``depends_on`` ones."""
-    implied = set()
-    for kind in ("files", "user_data"):
-        writers: dict[str, list[str]] = {}
-        for job in expanded.jobs:
-            for name in job[f"output_{kind}"]:
-                writers.setdefault(name, []).append(job["name"])
-        implied.update(
-            (writer, job["name"]) for job in expanded.jobs for name in job[f"input_{kind}"] for writer in writers.get(name, ())
-        )
     stats = expanded.stats()
     return {
         "dry_run": True,
@@ -71,7 +63,7 @@ def dry_run_summary(expanded: ExpandedWorkflow, user: str | None) -> dict:
         "user": user or expanded.workflow["user"],
         "jobs": stats.pop("jobs"),
         "explicit_edges": stats.pop("explicit_edges"),
-        "implicit_edges": len(implied),
+        "implicit_edges": sum(map(len, implicit_upstreams(expanded.jobs).values())),
         **stats,
     }
 

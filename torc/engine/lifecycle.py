@@ -2,7 +2,8 @@
 
 from torc.db.connection import database_proxy
 from torc.db.models import Job, UserData, WorkflowResult, WorkflowStatus
-from torc.engine import actions, propagation, queries
+from torc.engine import actions, cycles, fingerprints, propagation, queries
+from torc.engine.creation import insert_implicit_edges
 from torc.engine.errors import Conflict
 from torc.engine.events import record_event
 from torc.engine.sql import bulk_update, in_chunks
@@ -15,31 +16,16 @@ S = JobStatus
 UNSUCCESSFUL_FINAL = {S.FAILED, S.CANCELED, S.TERMINATED, S.PENDING_FAILED}
 
 
-def _insert_implicit_edges(workflow_id: int) -> None:
-    """A job that reads a file or user data another job writes waits for that job."""
-    db = database_proxy.obj
-    p = db.param
-    for inputs, outputs, key in (
-        ("job_input_file", "job_output_file", "file_id"),
-        ("job_input_user_data", "job_output_user_data", "user_data_id"),
-    ):
-        db.execute_sql(
-            f"""INSERT INTO job_depends_on (job_id, depends_on_job_id, workflow_id)
-                SELECT DISTINCT i.job_id, o.job_id, i.workflow_id FROM {inputs} i JOIN {outputs} o ON i.{key} = o.{key}
-                WHERE i.workflow_id = {p} AND i.job_id != o.job_id
-                ON CONFLICT DO NOTHING""",
-            (workflow_id,),
-        )
-
-
 def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ephemeral_user_data: bool = True) -> dict:
     """Make a workflow runnable: add implicit edges, place every job (ready/blocked/canceled).
 
     ``only_uninitialized`` (used by reinitialize) keeps finished jobs and re-places only the jobs
-    that were reset, and everything downstream of them.
+    that were reset, and everything downstream of them. Refuses a dependency cycle.
     """
     status = queries.workflow_status(workflow_id)
-    _insert_implicit_edges(workflow_id)
+    new_edges = insert_implicit_edges(workflow_id)
+    if new_edges:
+        cycles.check_workflow(workflow_id)  # edges from files and user data no check has seen yet
     if only_uninitialized:
         seed = f"SELECT id FROM job WHERE workflow_id = {database_proxy.obj.param} AND status = {int(S.UNINITIALIZED)}"
         propagation.reset_with_downstream(workflow_id, seed, (workflow_id,))
@@ -57,9 +43,8 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ep
         WorkflowResult.workflow == workflow_id,
         WorkflowResult.job.in_(Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.UNINITIALIZED)),
     ).execute()
+    fingerprints.refresh_placed(workflow_id, all_jobs=not only_uninitialized, stale=status.input_hashes_stale or new_edges > 0)
     ready, canceled = propagation.evaluate_uninitialized(workflow_id)
-    # Jobs created from a spec got their fingerprint at creation; others get it now.
-    bulk_update("job", "input_hash", [(job_id, digest) for job_id, (_, digest) in queries.input_hashes(workflow_id, only_missing=True).items()])
     WorkflowStatus.update(is_canceled=False, has_detected_need_to_run_completion_script=False).where(WorkflowStatus.id == status.id).execute()
     actions.reset_actions(workflow_id)
     if queries.is_complete(workflow_id):
@@ -77,7 +62,7 @@ def reset_job_status(workflow_id: int, failed_only: bool) -> dict:
     if failed_only:
         codes = ", ".join(str(int(s)) for s in sorted(UNSUCCESSFUL_FINAL))
         seed = f"SELECT id FROM job WHERE workflow_id = {p} AND status IN ({codes})"
-        count = propagation.reset_with_downstream(workflow_id, seed, (workflow_id,))
+        count = len(propagation.reset_with_downstream(workflow_id, seed, (workflow_id,)))
     else:
         count = Job.update(status=S.UNINITIALIZED, num_blocking=0, active_compute_node=None).where(
             Job.workflow == workflow_id, Job.status != S.DISABLED
@@ -116,14 +101,13 @@ def cancel_workflow(workflow_id: int) -> dict:
 
 
 def process_changed_job_inputs(workflow_id: int, dry_run: bool) -> dict:
-    """Jobs whose input fingerprint changed since they were initialized go back to uninitialized."""
+    """Jobs whose input fingerprint changed since they were placed go back to uninitialized (their
+    new fingerprint is stored). Jobs never fingerprinted have nothing to compare with."""
     queries.workflow_status(workflow_id)
-    stored = dict(Job.select(Job.id, Job.input_hash).where(Job.workflow == workflow_id).tuples())
-    changed = [(job_id, name, digest) for job_id, (name, digest) in queries.input_hashes(workflow_id).items() if stored.get(job_id) not in (None, digest)]
+    changed = [(job_id, name, fresh) for job_id, (name, stored, fresh) in fingerprints.compute(workflow_id).items() if stored not in (None, fresh)]
     if not dry_run and changed:
         ids = [job_id for job_id, _, _ in changed]
         for chunk in in_chunks(ids):
             Job.update(status=S.UNINITIALIZED).where(Job.id.in_(chunk), Job.status != S.DISABLED).execute()
-        bulk_update("job", "input_hash", [(job_id, digest) for job_id, _, digest in changed])
+        bulk_update("job", "input_hash", [(job_id, fresh) for job_id, _, fresh in changed])
     return {"reinitialized_jobs": sorted(name for _, name, _ in changed)}
-

@@ -11,7 +11,7 @@ from collections import Counter
 
 from torc.db.connection import database_proxy
 from torc.db.models import Job, JobDependsOn
-from torc.engine.sql import changed_rows, in_chunks
+from torc.engine.sql import in_chunks
 from torc.status import DONE, JobStatus
 
 S = JobStatus
@@ -113,10 +113,10 @@ def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
     return ready | more_ready, doomed | cascaded
 
 
-def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -> int:
+def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -> list[int]:
     """Set the seed jobs and everything downstream of them back to uninitialized.
 
-    ``seed_sql`` selects job ids (one column). Disabled jobs stay disabled. Returns the count.
+    ``seed_sql`` selects job ids (one column). Disabled jobs stay disabled. Returns the ids reset.
     """
     db = database_proxy.obj
     p = db.param
@@ -125,7 +125,8 @@ def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -
                 {seed_sql}
                 UNION SELECT d.job_id FROM job_depends_on d JOIN down ON d.depends_on_job_id = down.id)
             UPDATE job SET status = {int(S.UNINITIALIZED)}, num_blocking = 0, active_compute_node_id = NULL
-            WHERE workflow_id = {p} AND status != {int(S.DISABLED)} AND id IN (SELECT id FROM down)""",
+            WHERE workflow_id = {p} AND status != {int(S.DISABLED)} AND id IN (SELECT id FROM down)
+            RETURNING id""",
         (*seed_params, workflow_id),
     )
-    return changed_rows(cursor)
+    return [row[0] for row in cursor.fetchall()]

@@ -168,7 +168,7 @@ def _after_completion(workflow_id: int, items: list[Completion]) -> None:
             status = {item.job_id: item.status for item in items}
             why = f"job {causes[0]} ended {S(status[causes[0]]).label}" if len(causes) == 1 else f"jobs {', '.join(map(str, causes))} did not succeed"
             record_event(workflow_id, "jobs_canceled", f"{len(canceled)} jobs canceled because {why}", job_id=causes[0], num_canceled=len(canceled))
-    actions.recount_job_triggers(workflow_id, changed)
+    actions.count_job_triggers(changed)
     if queries.is_complete(workflow_id):
         actions.fire_workflow_complete(workflow_id)
     jobs_changed()
@@ -213,19 +213,26 @@ def retry_job(job_id: int, run_id: int, max_retries: int | None = None) -> Job:
     retryable = {S.RUNNING, S.PENDING, S.FAILED, S.TERMINATED, S.CANCELED, S.PENDING_FAILED}
     was_done = job.status in DONE
     _move(job, retryable, status=S.READY, attempt_id=job.attempt_id + 1, active_compute_node=None, num_blocking=0)
+    changed = {job_id}
     if was_done:
-        _put_dependents_back(job)
+        changed.update(_put_dependents_back(job))
     record_event(job.workflow_id, "job_retried", f"job {job_id} ({job.name}) retried as attempt {job.attempt_id + 1}", job_id=job_id, attempt_id=job.attempt_id + 1)
-    actions.recount_job_triggers(job.workflow_id, {job_id})
+    actions.count_job_triggers(changed)
     jobs_changed()
     return Job.get_by_id(job_id)
 
 
-def _put_dependents_back(job: Job) -> None:
-    """Dependents of a job that is no longer finished wait for it again."""
+def _reset_dependents(job: Job) -> list[int]:
+    """Everything downstream of ``job`` back to uninitialized; returns their ids."""
     seed = f"SELECT job_id FROM job_depends_on WHERE depends_on_job_id = {database_proxy.obj.param}"
-    propagation.reset_with_downstream(job.workflow_id, seed, (job.id,))
+    return propagation.reset_with_downstream(job.workflow_id, seed, (job.id,))
+
+
+def _put_dependents_back(job: Job) -> list[int]:
+    """Dependents of a job that is no longer finished wait for it again; returns their ids."""
+    reset = _reset_dependents(job)
     propagation.evaluate_uninitialized(job.workflow_id)
+    return reset
 
 
 #: Manual moves: target status → statuses it may come from. Taking any job back to
@@ -250,14 +257,13 @@ def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> Job:
         return job
     if status == S.UNINITIALIZED:
         Job.update(status=S.UNINITIALIZED, num_blocking=0, active_compute_node=None).where(Job.id == job_id).execute()
-        seed = f"SELECT job_id FROM job_depends_on WHERE depends_on_job_id = {database_proxy.obj.param}"
-        propagation.reset_with_downstream(job.workflow_id, seed, (job_id,))
+        actions.count_job_triggers([job_id, *_reset_dependents(job)])
     elif current in MANUAL_MOVES.get(status, set()):
         _move(job, {current}, status=status, active_compute_node=None)
         if status == S.DISABLED:
             # A disabled job no longer holds its dependents back.
             ready, _ = propagation.release_dependents({job_id}, set())
-            actions.recount_job_triggers(job.workflow_id, ready | {job_id})
+            actions.count_job_triggers(ready | {job_id})
     else:
         raise Conflict(f"job {job_id} cannot go from {current.label} to {status.label}")
     jobs_changed()
