@@ -12,6 +12,7 @@ import pytest
 
 from tests.cli.conftest import CLI_SPECS
 from tests.cli.worker import run_ready_jobs, statuses
+from torc import workflow_ops
 from torc.openapi_client.models import JobModel
 
 ALL_JOBS = {"clean_a", "stats_a", "clean_b", "stats_b", "report", "archive_b"}
@@ -157,6 +158,30 @@ def test_changed_input_user_data_reruns_its_readers(torc, api):
     assert reasons == {"fit": "command, dependencies or input user data changed", "report": "downstream of fit"}
     assert run_ready_jobs(api, wf) == ["fit", "report"]
     assert torc.json("workflows", "reinitialize", wf)["jobs"] == []
+
+
+def test_a_shared_input_reruns_its_readers_with_one_write_request(torc, api, monkeypatch):
+    """300 readers of one touched input: the plan is applied by one request, not one per job."""
+    readers = 300
+    jobs = "\n".join(f"  - {{name: read_{i}, command: 'wc -l ${{files.input.shared}}'}}" for i in range(readers))
+    Path("shared.yaml").write_text(f"name: shared\nfiles:\n  - {{name: shared, path: data/shared.txt}}\njobs:\n{jobs}\n")
+    Path("data").mkdir()
+    Path("data/shared.txt").write_text("1\n")
+    wf = torc.create("shared.yaml")
+    torc("workflows", "initialize", wf)
+    assert len(run_ready_jobs(api, wf)) == readers
+    touch("data/shared.txt")
+    calls = []
+    for group, operation in (("jobs", "manage_status_change"), ("files", "update_file"), ("workflows", "reinitialize_workflow")):
+        real = getattr(getattr(api, group), operation)
+        monkeypatch.setattr(getattr(api, group), operation, lambda *a, real=real, operation=operation, **k: calls.append(operation) or real(*a, **k))
+
+    result = workflow_ops.reinitialize_workflow(api, wf)
+    assert calls == ["reinitialize_workflow"]
+    assert len(result.plan.jobs_to_rerun) == readers and result.num_ready == readers and result.run_id == 2
+    assert set(statuses(api, wf).values()) == {"ready"}
+    (shared,) = api.iter_files(wf)
+    assert shared.st_mtime == os.stat("data/shared.txt").st_mtime
 
 
 def test_refused_while_jobs_run(torc, api):

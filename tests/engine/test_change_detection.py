@@ -94,3 +94,53 @@ def test_implicit_edges_that_appear_at_initialize_are_fingerprinted(flow):
     flow.post(f"/workflows/{wf}/initialize_jobs")
     assert flow.statuses(wf) == {"write": "ready", "read": "blocked"}
     assert changed(flow, wf) == []
+
+
+def snapshot(flow, wf: int) -> tuple:
+    files = {f["id"]: f["st_mtime"] for f in flow.get("/files", params={"workflow_id": wf})["items"]}
+    return flow.run_id(wf), flow.statuses(wf), files
+
+
+def test_reinitialize_applies_the_whole_plan_in_one_transaction(flow):
+    wf = flow.workflow()
+    raw = flow.post("/files", {"workflow_id": wf, "name": "raw", "path": "raw", "st_mtime": 1.0})["id"]
+    ids = flow.make_jobs(wf, {"a": {"input_file_ids": [raw]}, "b": {"depends_on": ["a"]}, "c": {}, "d": {"depends_on": ["c"]}, "e": {}})
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    node = flow.node(wf)
+    run_all(flow, wf, node)
+    flow.put(f"/jobs/{ids['c']}", {"workflow_id": wf, "name": "c", "command": "echo changed"})
+    answer = flow.post(f"/workflows/{wf}/reinitialize", {"run_id": 1, "reset_job_ids": [ids["a"]], "file_mtimes": [{"file_id": raw, "st_mtime": 2.5}]})
+    assert answer == {"workflow_id": wf, "run_id": 2, "num_ready": 2, "num_canceled": 0, "reinitialized_jobs": ["c"]}
+    assert snapshot(flow, wf) == (2, {"a": "ready", "b": "blocked", "c": "ready", "d": "blocked", "e": "completed"}, {raw: 2.5})
+    events = flow.get("/events", params={"workflow_id": wf, "category": "workflow_reinitialized"})["items"]
+    assert events[-1]["data"]["run_id"] == 2 and events[-1]["data"]["num_ready"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"run_id": 7}, 409, "run_id 7 is not the workflow's current run 1"),
+        ({"run_id": 1, "reset_job_ids": [999999]}, 422, "reset_job_ids: [999999] not found"),
+        ({"run_id": 1, "file_mtimes": [{"file_id": 999999, "st_mtime": 3.0}]}, 422, "file_mtimes: [999999] not found"),
+        ({"run_id": 1, "busy": True}, 409, "1 pending or running jobs"),
+    ],
+    ids=["stale-run", "unknown-job", "unknown-file", "jobs-running"],
+)
+def test_a_refused_reinitialize_changes_nothing(flow, body, status, message):
+    wf = flow.workflow()
+    raw = flow.post("/files", {"workflow_id": wf, "name": "raw", "path": "raw", "st_mtime": 1.0})["id"]
+    ids = flow.make_jobs(wf, {"a": {"input_file_ids": [raw]}, "b": {"depends_on": ["a"]}, "other": {}})
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    node = flow.node(wf)
+    body = dict(body)  # the parameters are shared by both backends' runs
+    busy = body.pop("busy", False)
+    while jobs := flow.claim(wf):
+        for job in jobs:
+            if not (busy and job["name"] == "other"):  # left pending: a worker holds it
+                flow.run_one(wf, job["id"], node)
+    flow.put(f"/jobs/{ids['b']}", {"workflow_id": wf, "name": "b", "command": "echo changed"})
+    before = snapshot(flow, wf)
+    request = {"reset_job_ids": [ids["a"]], "file_mtimes": [{"file_id": raw, "st_mtime": 2.0}], **body}
+    assert message in flow.post(f"/workflows/{wf}/reinitialize", request, expect=status)["message"]
+    assert snapshot(flow, wf) == before
+    assert changed(flow, wf) == ["b"], "the changed job was not consumed by the refused request"

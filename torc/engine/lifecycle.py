@@ -1,9 +1,9 @@
-"""Workflow-level transitions: initialize, reset, cancel, and rerunning what changed."""
+"""Workflow-level transitions: initialize, reinitialize, reset, cancel, and rerunning what changed."""
 
 from torc.db.connection import database_proxy
-from torc.db.models import Job, UserData, WorkflowResult, WorkflowStatus
+from torc.db.models import File, Job, UserData, WorkflowResult, WorkflowStatus
 from torc.engine import actions, cycles, fingerprints, propagation, queries
-from torc.engine.creation import insert_implicit_edges
+from torc.engine.creation import check_references, insert_implicit_edges
 from torc.engine.errors import Conflict
 from torc.engine.events import record_event
 from torc.engine.sql import bulk_update, in_chunks
@@ -55,6 +55,38 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ep
     return {"workflow_id": workflow_id, "num_ready": len(ready), "num_canceled": len(canceled)}
 
 
+def _refuse_while_busy(workflow_id: int, force: bool, what: str) -> None:
+    busy = Job.select().where(Job.workflow == workflow_id, Job.status.in_([S.PENDING, S.RUNNING])).count()
+    if busy and not force:
+        raise Conflict(f"workflow {workflow_id} has {busy} pending or running jobs; {what}")
+
+
+def reinitialize(workflow_id: int, run_id: int, reset_job_ids: list[int], file_mtimes: dict[int, float | None], force: bool) -> dict:
+    """Start a new run that reruns what changed, in one transaction (all of it or nothing).
+
+    The client compares the workflow's files with the disk (only it sees them) and sends what it
+    found for the run ``run_id``: new recorded ``st_mtime`` values and the jobs to rerun because
+    of their files. This bumps the run id, records the times, resets those jobs, resets the jobs
+    whose input fingerprint changed, and places them and everything downstream of them.
+    """
+    status = queries.workflow_status(workflow_id)
+    if run_id != status.run_id:
+        raise Conflict(f"run_id {run_id} is not the workflow's current run {status.run_id}: plan the reinitialization again")
+    _refuse_while_busy(workflow_id, force, "their workers could no longer report results: wait for them, cancel the workflow, or pass force=true")
+    check_references({"reset_job_ids": Job, "file_mtimes": File}, {"reset_job_ids": reset_job_ids, "file_mtimes": list(file_mtimes)}, workflow_id)
+    WorkflowStatus.update(run_id=status.run_id + 1, is_canceled=False, has_detected_need_to_run_completion_script=False).where(
+        WorkflowStatus.id == status.id
+    ).execute()
+    bulk_update("file", "st_mtime", [(file_id, mtime) for file_id, mtime in file_mtimes.items() if mtime is not None])
+    for chunk in in_chunks([file_id for file_id, mtime in file_mtimes.items() if mtime is None]):
+        File.update(st_mtime=None).where(File.id.in_(chunk)).execute()
+    for chunk in in_chunks(dict.fromkeys(reset_job_ids)):
+        Job.update(status=S.UNINITIALIZED, num_blocking=0, active_compute_node=None).where(Job.id.in_(chunk), Job.status != S.DISABLED).execute()
+    changed = process_changed_job_inputs(workflow_id, dry_run=False)["reinitialized_jobs"]
+    placed = initialize_jobs(workflow_id, only_uninitialized=True, clear_ephemeral_user_data=False)
+    return {**placed, "run_id": status.run_id + 1, "reinitialized_jobs": changed}
+
+
 def reset_job_status(workflow_id: int, failed_only: bool) -> dict:
     """Put jobs back to uninitialized (all, or the unsuccessful ones and their dependents)."""
     queries.workflow_status(workflow_id)
@@ -79,9 +111,7 @@ def reset_job_status(workflow_id: int, failed_only: bool) -> dict:
 def reset_workflow_status(workflow_id: int, force: bool) -> dict:
     """Clear the canceled flag; refused while jobs run unless forced."""
     status = queries.workflow_status(workflow_id)
-    busy = Job.select().where(Job.workflow == workflow_id, Job.status.in_([S.PENDING, S.RUNNING])).count()
-    if busy and not force:
-        raise Conflict(f"workflow {workflow_id} has {busy} pending or running jobs; pass force=true to reset anyway")
+    _refuse_while_busy(workflow_id, force, "pass force=true to reset anyway")
     WorkflowStatus.update(is_canceled=False, has_detected_need_to_run_completion_script=False).where(WorkflowStatus.id == status.id).execute()
     record_event(workflow_id, "user_action", "workflow status reset", force=force)
     return {"workflow_id": workflow_id, "is_canceled": False}
