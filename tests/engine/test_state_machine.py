@@ -325,6 +325,25 @@ def test_ready_job_requirements(flow):
     assert abs(need["memory_gb"] - (4 + 1 / 1024)) < 1e-6
 
 
+def test_ready_job_requirements_of_one_scheduler(flow):
+    wf = flow.workflow()
+    sched = {"workflow_id": wf, "account": "a", "nodes": 1, "walltime": "01:00:00"}
+    cpu = flow.post("/slurm_schedulers", {**sched, "name": "cpu"})["id"]
+    gpu = flow.post("/slurm_schedulers", {**sched, "name": "gpu"})["id"]
+    wide = flow.post("/resource_requirements", {"workflow_id": wf, "name": "wide", "num_cpus": 16, "num_gpus": 2, "num_nodes": 2})["id"]
+    flow.make_jobs(wf, {
+        "on_cpu": {"scheduler_id": cpu}, "on_cpu_too": {"scheduler_id": cpu},
+        "on_gpu": {"scheduler_id": gpu, "resource_requirements_id": wide}, "anywhere": {},
+        "blocked_on_gpu": {"scheduler_id": gpu, "depends_on": ["on_cpu"]},
+    })
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    on_gpu = flow.get(f"/workflows/{wf}/ready_job_requirements", params={"scheduler_config_id": gpu})
+    assert (on_gpu["num_jobs"], on_gpu["num_cpus"], on_gpu["num_gpus"], on_gpu["max_num_nodes"]) == (1, 16, 2, 2)
+    on_cpu = flow.get(f"/workflows/{wf}/ready_job_requirements", params={"scheduler_config_id": cpu})
+    assert (on_cpu["num_jobs"], on_cpu["num_cpus"], on_cpu["num_gpus"]) == (2, 2, 0)
+    assert flow.get(f"/workflows/{wf}/ready_job_requirements")["num_jobs"] == 4
+
+
 def test_workflow_actions_fire_on_their_triggers(flow):
     wf = flow.workflow()
     ids = flow.make_jobs(wf, {"a": {}, "b": {"depends_on": ["a"]}})
