@@ -4,7 +4,6 @@ Long-poll claims are in test_long_poll.py.
 """
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest

@@ -6,8 +6,6 @@ PostgreSQL the table rows it reads (``pg_stat_xact_user_tables`` of the transact
 runs in this process against the test database (``api_url`` empties it first).
 """
 
-import pytest
-
 from torc.db.connection import database_proxy, is_sqlite, open_database, write_transaction
 from torc.db.models import Job, WorkflowAction
 from torc.engine import lifecycle, transitions

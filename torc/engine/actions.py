@@ -10,7 +10,8 @@ with ``counted``: whether that job counts towards the action now. After jobs cha
 :func:`count_job_triggers` compares ``counted`` with the jobs' new statuses for the memberships
 of those jobs only and adds the difference to the actions' counts. So ``trigger_count`` always
 equals the sum of ``counted`` over the action's jobs, and a completion costs the same whether an
-action watches ten jobs or a million. Initialization recounts everything of the workflow once.
+action watches ten jobs or a million. Initialization recounts everything of the workflow once;
+workflow-wide resets and cancellation leave the counts to that recount (nothing runs meanwhile).
 """
 
 import json

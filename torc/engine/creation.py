@@ -20,7 +20,6 @@ from torc.db.models import (
     SlurmScheduler,
     UserData,
     Workflow,
-    WorkflowAction,
     WorkflowStatus,
 )
 from torc.db.connection import database_proxy
