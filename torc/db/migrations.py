@@ -19,7 +19,7 @@ def _v1_to_v2() -> None:
     dependencies and leave out data the run writes, and are refreshed only when stale
     (``workflow_status.input_hashes_stale``)."""
     from torc.engine import actions, fingerprints
-    from torc.engine.sql import bulk_insert, bulk_update
+    from torc.engine.sql import bulk_insert, bulk_update, in_chunks
 
     db = database_proxy.obj
     kind = "INTEGER" if is_sqlite() else "BOOLEAN"
@@ -27,8 +27,8 @@ def _v1_to_v2() -> None:
     db.create_tables([WorkflowActionJob])
     job_triggers = WorkflowAction.select().where(WorkflowAction.trigger_type.in_(list(actions.JOB_TRIGGER_STATES)), WorkflowAction.job_ids.is_null(False))
     for action in job_triggers:
-        listed = set(json.loads(action.job_ids))
-        existing = [job_id for (job_id,) in Job.select(Job.id).where(Job.workflow == action.workflow_id).tuples() if job_id in listed]
+        listed = sorted(set(json.loads(action.job_ids)))
+        existing = [job_id for chunk in in_chunks(listed) for (job_id,) in Job.select(Job.id).where(Job.id.in_(chunk), Job.workflow == action.workflow_id).tuples()]
         bulk_insert("workflow_action_job", ["action_id", "job_id", "workflow_id", "counted"], [(action.id, job_id, action.workflow_id, 0) for job_id in existing])
     for (workflow_id,) in Workflow.select(Workflow.id).tuples():
         actions.recount_job_triggers(workflow_id)
