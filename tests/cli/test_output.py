@@ -2,12 +2,14 @@
 
 import importlib
 import json
+import re
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from torc.cli.main import COMMANDS, cli
-from torc.cli.output import MAX_CELL_WIDTH, columns, emit_records, format_cell, progress_step, render_fields, render_table
+from torc.cli.output import MAX_CELL_WIDTH, TerminalProgress, columns, emit_records, format_cell, render_fields, render_table
 
 
 def test_table_columns_are_aligned_and_numbers_right_aligned():
@@ -36,12 +38,23 @@ def test_json_output_is_the_full_records(capsys):
 
 
 def test_progress_is_silent_unless_enabled(capsys):
-    with progress_step("Quiet step", enabled=False):
+    quiet = TerminalProgress(enabled=False)
+    with quiet.running():
+        quiet.update("expanding jobs", 5, 10)
+    with quiet.step("Quiet step"):
         pass
     assert capsys.readouterr().err == ""
-    with progress_step("Loud step", enabled=True):
+    loud = TerminalProgress(enabled=True)
+    with loud.step("Loud step"):
         pass
-    assert capsys.readouterr().err.startswith("Loud step ...")
+    assert re.fullmatch(r"Loud step \.\.\.(\rLoud step \.\.\. [0-9.]+ s)*\rLoud step \.\.\. [0-9.]+ s\n", capsys.readouterr().err)
+
+
+def test_a_failed_step_ends_its_line_with_failed(capsys):
+    progress = TerminalProgress(enabled=True)
+    with pytest.raises(RuntimeError), progress.step("Doomed step"):
+        raise RuntimeError("boom")
+    assert capsys.readouterr().err.endswith("Doomed step ... failed\n")
 
 
 def test_every_registered_command_imports_and_shows_in_help():

@@ -12,6 +12,7 @@ import pytest
 
 from tests.cli.conftest import CLI_SPECS
 from tests.cli.worker import run_ready_jobs, statuses
+from torc import workflow_ops
 from torc.openapi_client.models import JobModel
 
 ALL_JOBS = {"clean_a", "stats_a", "clean_b", "stats_b", "report", "archive_b"}
@@ -112,6 +113,75 @@ def test_changed_command_reruns_the_job(torc, api):
     outcome = torc.json("workflows", "reinitialize", wf)
     assert [(j["name"], j["reason"]) for j in outcome["jobs"]] == [("archive_b", "command, dependencies or input user data changed")]
     assert run_ready_jobs(api, wf) == ["archive_b"]
+
+
+def test_added_dependency_reruns_the_job(torc, api):
+    wf = completed_workflow(torc, api)
+    jobs = {j.name: j for j in api.iter_jobs(wf, include_relationships=True)}
+    archive = jobs["archive_b"]
+    api.jobs.update_job(archive.id, JobModel.from_dict({**archive.to_dict(), "depends_on_job_ids": [jobs["clean_b"].id, jobs["stats_a"].id]}))
+
+    outcome = torc.json("workflows", "reinitialize", wf)
+    assert [(j["name"], j["reason"]) for j in outcome["jobs"]] == [("archive_b", "command, dependencies or input user data changed")]
+    assert run_ready_jobs(api, wf) == ["archive_b"]
+    assert torc.json("workflows", "reinitialize", wf)["jobs"] == []
+
+
+USER_DATA_SPEC = """
+name: fit_and_report
+jobs:
+  - name: fit
+    command: "fit --params '${user_data.input.params}' ${user_data.output.model}"
+  - name: report
+    command: "report ${user_data.input.model}"
+user_data:
+  - {name: params, data: {alpha: 1}}
+  - {name: model}
+"""
+
+
+def test_changed_input_user_data_reruns_its_readers(torc, api):
+    """Data the user supplies (params) is an input; data a job writes (model) is not."""
+    Path("fit.yaml").write_text(USER_DATA_SPEC)
+    wf = torc.create("fit.yaml")
+    torc("workflows", "initialize", wf)
+    assert run_ready_jobs(api, wf) == ["fit", "report"]
+    data = {item.name: item for item in api.iter_items(api.user_data.list_user_data, wf)}
+    model = data["model"].model_copy(update={"data": {"weights": [0.5]}})
+    api.user_data.update_user_data(model.id, model)  # what fit does when it runs
+
+    assert torc.json("workflows", "reinitialize", wf)["jobs"] == []
+    params = data["params"].model_copy(update={"data": {"alpha": 2}})
+    api.user_data.update_user_data(params.id, params)
+    outcome = torc.json("workflows", "reinitialize", wf)
+    reasons = {job["name"]: job["reason"] for job in outcome["jobs"]}
+    assert reasons == {"fit": "command, dependencies or input user data changed", "report": "downstream of fit"}
+    assert run_ready_jobs(api, wf) == ["fit", "report"]
+    assert torc.json("workflows", "reinitialize", wf)["jobs"] == []
+
+
+def test_a_shared_input_reruns_its_readers_with_one_write_request(torc, api, monkeypatch):
+    """300 readers of one touched input: the plan is applied by one request, not one per job."""
+    readers = 300
+    jobs = "\n".join(f"  - {{name: read_{i}, command: 'wc -l ${{files.input.shared}}'}}" for i in range(readers))
+    Path("shared.yaml").write_text(f"name: shared\nfiles:\n  - {{name: shared, path: data/shared.txt}}\njobs:\n{jobs}\n")
+    Path("data").mkdir()
+    Path("data/shared.txt").write_text("1\n")
+    wf = torc.create("shared.yaml")
+    torc("workflows", "initialize", wf)
+    assert len(run_ready_jobs(api, wf)) == readers
+    touch("data/shared.txt")
+    calls = []
+    for group, operation in (("jobs", "manage_status_change"), ("files", "update_file"), ("workflows", "reinitialize_workflow")):
+        real = getattr(getattr(api, group), operation)
+        monkeypatch.setattr(getattr(api, group), operation, lambda *a, real=real, operation=operation, **k: calls.append(operation) or real(*a, **k))
+
+    result = workflow_ops.reinitialize_workflow(api, wf)
+    assert calls == ["reinitialize_workflow"]
+    assert len(result.plan.jobs_to_rerun) == readers and result.num_ready == readers and result.run_id == 2
+    assert set(statuses(api, wf).values()) == {"ready"}
+    (shared,) = api.iter_files(wf)
+    assert shared.st_mtime == os.stat("data/shared.txt").st_mtime
 
 
 def test_refused_while_jobs_run(torc, api):

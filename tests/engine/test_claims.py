@@ -1,7 +1,9 @@
-"""Claims: resource packing, scheduler matching, long polls, and racing claimers (both databases)."""
+"""Claims: resource packing, sort order, scheduler matching, and racing claimers (both databases).
+
+Long-poll claims are in test_long_poll.py.
+"""
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -52,8 +54,39 @@ def test_jobs_too_big_or_too_long_are_not_claimed(flow):
     assert [j["name"] for j in got["jobs"]] == ["short"]
     nothing = claim_res(flow, wf, body=offer(gpus=1, time_limit="PT1M"))
     assert nothing["jobs"] == [] and nothing["reason"] == "no ready job fits the offered resources"
-    got = claim_res(flow, wf, body=offer(gpus=2, nodes=2, time_limit="PT10M"), sort_method="gpus_runtime_memory")
-    assert [j["name"] for j in got["jobs"]] == ["gpu", "long", "wide"]
+    got = claim_res(flow, wf, body=offer(gpus=2, nodes=2, time_limit="PT10M"))
+    assert sorted(j["name"] for j in got["jobs"]) == ["gpu", "long", "wide"], "a bigger offer takes the rest"
+
+
+#: Requirement classes that the sort methods order differently, listed in creation order.
+SORTED_CLASSES = {
+    "z": {"num_gpus": 0, "runtime": "PT30M", "memory": "8g"},
+    "y": {"num_gpus": 1, "runtime": "PT5M", "memory": "4g"},
+    "x": {"num_gpus": 1, "runtime": "PT10M", "memory": "1g"},
+    "w": {"num_gpus": 2, "runtime": "PT1M", "memory": "2g"},
+}
+
+
+@pytest.mark.parametrize(
+    ("sort_method", "workflow_default", "first_two"),
+    [
+        ("gpus_runtime_memory", None, {"w", "x"}),  # gpus, then the longest runtime
+        ("gpus_memory_runtime", None, {"w", "y"}),  # gpus, then the most memory
+        ("none", None, {"z", "y"}),  # creation order
+        (None, "gpus_memory_runtime", {"w", "y"}),  # the workflow's jobs_sort_method
+        (None, None, {"w", "x"}),  # the default: gpus_runtime_memory
+    ],
+)
+def test_sort_method_decides_which_fitting_jobs_are_claimed_first(flow, sort_method, workflow_default, first_two):
+    wf = flow.workflow(**({"jobs_sort_method": workflow_default} if workflow_default else {}))
+    for name, spec in SORTED_CLASSES.items():
+        rr = flow.post("/resource_requirements", {"workflow_id": wf, "name": name, "num_cpus": 1, **spec})["id"]
+        flow.make_jobs(wf, {name: {"resource_requirements_id": rr}})
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    params = {"sort_method": sort_method} if sort_method else {}
+    # Everything fits; the limit of 2 makes the order matter.
+    got = claim_res(flow, wf, limit=2, body=offer(cpus=8, memory_gb=32, gpus=4, time_limit="PT1H"), **params)
+    assert {j["name"] for j in got["jobs"]} == first_two
 
 
 def test_bad_time_limit_is_422(flow):
@@ -85,64 +118,6 @@ def test_claim_records_the_worker_and_returns_relationships(flow):
     (job,) = flow.claim(wf, compute_node_id=node)
     assert job["output_file_ids"] == [out]
     assert flow.get("/jobs", params={"workflow_id": wf, "active_compute_node_id": node})["total_count"] == 1
-
-
-def test_long_poll_wakes_within_100ms_of_the_upstream_completion(flow):
-    wf = flow.workflow()
-    ids = flow.make_jobs(wf, {"a": {}, "b": {"depends_on": ["a"]}})
-    flow.post(f"/workflows/{wf}/initialize_jobs")
-    node = flow.node(wf)
-    flow.claim(wf)
-    flow.start(ids["a"], node)
-    waiter = Flow(flow.base)
-    answer = {}
-
-    def wait_for_work():
-        answer["jobs"] = waiter.claim(wf, wait_seconds=20)
-        answer["at"] = time.monotonic()
-
-    thread = threading.Thread(target=wait_for_work)
-    thread.start()
-    time.sleep(0.5)
-    assert "jobs" not in answer, "the claim returned before any work existed"
-    completed_at = time.monotonic()
-    flow.complete(ids["a"], wf, node)
-    thread.join(10)
-    assert [j["name"] for j in answer["jobs"]] == ["b"]
-    assert answer["at"] - completed_at < 0.1, f"woke {answer['at'] - completed_at:.3f} s after completion"
-
-
-def test_long_poll_returns_on_cancel_completion_and_timeout(flow):
-    wf = flow.workflow()
-    ids = flow.make_jobs(wf, {"a": {}})
-    flow.post(f"/workflows/{wf}/initialize_jobs")
-    node = flow.node(wf)
-    flow.claim(wf)
-    flow.start(ids["a"], node)
-    started = time.monotonic()
-    timed_out = flow.post(f"/workflows/{wf}/claim_next_jobs", params={"wait_seconds": 0.5})
-    assert timed_out["jobs"] == [] and 0.4 < time.monotonic() - started < 5
-
-    result = {}
-    waiter = threading.Thread(target=lambda: result.update(Flow(flow.base).post(f"/workflows/{wf}/claim_next_jobs", params={"wait_seconds": 20})))
-    waiter.start()
-    time.sleep(0.3)
-    flow.complete(ids["a"], wf, node)
-    waiter.join(5)
-    assert result["reason"] == "workflow is complete"
-
-    wf2 = flow.workflow("other")
-    ids2 = flow.make_jobs(wf2, {"x": {}})
-    flow.post(f"/workflows/{wf2}/initialize_jobs")
-    flow.claim(wf2)
-    result.clear()
-    waiter = threading.Thread(target=lambda: result.update(Flow(flow.base).post(f"/workflows/{wf2}/claim_next_jobs", params={"wait_seconds": 20})))
-    waiter.start()
-    time.sleep(0.3)
-    flow.put(f"/workflows/{wf2}/cancel")
-    waiter.join(5)
-    assert result["reason"] == "workflow is canceled"
-    assert ids2
 
 
 @pytest.mark.parametrize("mode", ["next", "resources"])

@@ -89,6 +89,73 @@ def test_pending_failed_keeps_dependents_blocked_and_workflow_open(flow):
     assert flow.get(f"/workflows/{wf}/is_complete")["is_complete"] is False
 
 
+def pending_failed_workflow(flow) -> tuple[int, dict[str, int], int]:
+    """a ends pending_failed; b waits for a; c waits for b."""
+    wf = flow.workflow(use_pending_failed=True)
+    ids = flow.make_jobs(wf, {"a": {}, "b": {"depends_on": ["a"]}, "c": {"depends_on": ["b"]}})
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    node = flow.node(wf)
+    flow.claim(wf)
+    flow.run_one(wf, ids["a"], node, status="pending_failed", rc=1)
+    return wf, ids, node
+
+
+def test_pending_failed_is_classified_as_failed_through_complete_job(flow):
+    wf, ids, node = pending_failed_workflow(flow)
+    refused = flow.complete(ids["a"], wf, node, status="pending_failed", rc=1, expect=409)
+    assert "expected pending or running" in refused["message"]
+    assert flow.complete(ids["a"], wf, node, status="failed", rc=1)["status"] == "failed"
+    assert flow.statuses(wf) == {"a": "failed", "b": "canceled", "c": "canceled"}
+    assert flow.get(f"/workflows/{wf}/is_complete")["is_complete"] is True
+    (latest,) = flow.get("/results", params={"workflow_id": wf, "job_id": ids["a"]})["items"]
+    assert latest["status"] == "failed" and latest["attempt_id"] == 1
+    flow.complete(ids["a"], wf, node, status="failed", rc=1, expect=409)  # now final: only retry or reset
+
+
+def test_pending_failed_is_retried_as_a_new_attempt(flow):
+    wf, ids, node = pending_failed_workflow(flow)
+    retried = flow.post(f"/jobs/{ids['a']}/retry/1")
+    assert retried["status"] == "ready" and retried["attempt_id"] == 2
+    assert flow.statuses(wf) == {"a": "ready", "b": "blocked", "c": "blocked"}
+    flow.claim(wf)
+    flow.start(ids["a"], node)
+    flow.complete(ids["a"], wf, node, attempt_id=2)
+    assert flow.statuses(wf) == {"a": "completed", "b": "ready", "c": "blocked"}
+
+
+def test_pending_failed_is_reset_by_reset_failed_only(flow):
+    wf, ids, node = pending_failed_workflow(flow)
+    answer = flow.post(f"/workflows/{wf}/reset_job_status", params={"failed_only": True})
+    assert answer["updated_count"] == 3
+    assert flow.statuses(wf) == {"a": "uninitialized", "b": "uninitialized", "c": "uninitialized"}
+    flow.post(f"/workflows/{wf}/initialize_jobs", params={"only_uninitialized": True})
+    assert flow.statuses(wf) == {"a": "ready", "b": "blocked", "c": "blocked"}
+
+
+@pytest.mark.parametrize("cancel_on_failure", [True, False])
+def test_failed_upstream_still_decides_after_a_partial_reinitialize(flow, cancel_on_failure):
+    """y waits for x and z. x failed (y canceled); z is reset and placed again: y must stay
+    canceled (or, if it does not ask for cancellation, wait for z and then run)."""
+    wf = flow.workflow()
+    ids = flow.make_jobs(wf, {"x": {}, "z": {}, "y": {"depends_on": ["x", "z"], "cancel_on_blocking_job_failure": cancel_on_failure}})
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    node = flow.node(wf)
+    flow.claim(wf)
+    flow.run_one(wf, ids["x"], node, status="failed", rc=1)
+    flow.run_one(wf, ids["z"], node)
+    flow.put(f"/jobs/{ids['z']}/manage_status_change/uninitialized/1")
+    assert flow.statuses(wf) == {"x": "failed", "z": "uninitialized", "y": "uninitialized"}
+    answer = flow.post(f"/workflows/{wf}/initialize_jobs", params={"only_uninitialized": True})
+    if cancel_on_failure:
+        assert answer["num_canceled"] == 1
+        assert flow.statuses(wf) == {"x": "failed", "z": "ready", "y": "canceled"}
+    else:
+        assert flow.statuses(wf) == {"x": "failed", "z": "ready", "y": "blocked"}
+    (claimed,) = flow.claim(wf)
+    flow.run_one(wf, claimed["id"], node)
+    assert flow.statuses(wf)["y"] == ("canceled" if cancel_on_failure else "ready")
+
+
 def test_transition_guards(flow):
     wf = flow.workflow()
     ids = flow.make_jobs(wf, {"a": {}, "b": {"depends_on": ["a"]}})
@@ -256,6 +323,25 @@ def test_ready_job_requirements(flow):
     assert need["num_jobs"] == 2 and need["num_cpus"] == 9 and need["num_gpus"] == 1
     assert need["max_runtime"] == "P0DT2H" and need["max_num_nodes"] == 1
     assert abs(need["memory_gb"] - (4 + 1 / 1024)) < 1e-6
+
+
+def test_ready_job_requirements_of_one_scheduler(flow):
+    wf = flow.workflow()
+    sched = {"workflow_id": wf, "account": "a", "nodes": 1, "walltime": "01:00:00"}
+    cpu = flow.post("/slurm_schedulers", {**sched, "name": "cpu"})["id"]
+    gpu = flow.post("/slurm_schedulers", {**sched, "name": "gpu"})["id"]
+    wide = flow.post("/resource_requirements", {"workflow_id": wf, "name": "wide", "num_cpus": 16, "num_gpus": 2, "num_nodes": 2})["id"]
+    flow.make_jobs(wf, {
+        "on_cpu": {"scheduler_id": cpu}, "on_cpu_too": {"scheduler_id": cpu},
+        "on_gpu": {"scheduler_id": gpu, "resource_requirements_id": wide}, "anywhere": {},
+        "blocked_on_gpu": {"scheduler_id": gpu, "depends_on": ["on_cpu"]},
+    })
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    on_gpu = flow.get(f"/workflows/{wf}/ready_job_requirements", params={"scheduler_config_id": gpu})
+    assert (on_gpu["num_jobs"], on_gpu["num_cpus"], on_gpu["num_gpus"], on_gpu["max_num_nodes"]) == (1, 16, 2, 2)
+    on_cpu = flow.get(f"/workflows/{wf}/ready_job_requirements", params={"scheduler_config_id": cpu})
+    assert (on_cpu["num_jobs"], on_cpu["num_cpus"], on_cpu["num_gpus"]) == (2, 2, 0)
+    assert flow.get(f"/workflows/{wf}/ready_job_requirements")["num_jobs"] == 4
 
 
 def test_workflow_actions_fire_on_their_triggers(flow):

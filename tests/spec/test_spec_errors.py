@@ -273,6 +273,27 @@ def test_long_chain_is_not_a_cycle(expand):
 def test_bad_values(path, value, message):
     err = error_of(with_change(path, value))
     assert message in err.message
+    field = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path).lstrip(".")
+    assert (err.file, err.field) == ("spec.yaml", field)
+    assert str(err).startswith(f"spec.yaml: field '{field}': ")
+
+
+def test_bad_duration_in_a_spec_file_names_the_file_and_field(tmp_path):
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        "name: sweep\n"
+        "resource_requirements:\n  - {name: r, memory: 2g}\n  - {name: long, memory: 1g, runtime: 2 hours}\n"
+        "jobs:\n  - {name: 'sim_{i}', command: run, resource_requirements: long, parameters: {i: '1:3'}}\n"
+    )
+    err = error_of_file(spec)
+    assert (err.file, err.field) == (str(spec), "resource_requirements[1].runtime")
+    assert str(err) == f"{spec}: field 'resource_requirements[1].runtime': {err.message}" and "invalid duration '2 hours'" in err.message
+
+
+def error_of_file(path) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        load_workflow_spec(path)
+    return info.value
 
 
 @pytest.mark.parametrize(

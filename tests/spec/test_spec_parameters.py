@@ -299,3 +299,31 @@ def test_parameter_names_must_be_identifiers(spec_error):
 def test_spec_error_is_raised_not_value_error_from_parse_values():
     with pytest.raises(SpecError):
         parse_values("1:0:1", Context(field="x"))
+
+
+def test_format_specs_in_file_paths(expand):
+    wf = expand(
+        [{"name": "sim_{i:03d}", "command": "sim > ${files.output.out_{i:03d}}", "parameters": {"i": "1:2"}}],
+        files=[{"name": "out_{i:03d}", "path": "/scratch/run_{i:03d}/lr{lr:.3f}.csv", "parameters": {"i": "1:2", "lr": "[0.5]"}}],
+    )
+    assert [(f["name"], f["path"]) for f in wf.files] == [("out_001", "/scratch/run_001/lr0.500.csv"), ("out_002", "/scratch/run_002/lr0.500.csv")]
+    assert [job["command"] for job in wf.jobs] == ["sim > /scratch/run_001/lr0.500.csv", "sim > /scratch/run_002/lr0.500.csv"]
+
+
+def test_format_specs_in_regexes(expand):
+    wf = expand(
+        [
+            {"name": "work_{i:02d}", "command": "w", "output_files": ["out_{i:03d}"], "parameters": {"i": "[1, 10]"}},
+            {"name": "unrelated_01", "command": "u"},
+            {
+                "name": "gather_{i:02d}",
+                "command": "g",
+                "depends_on_regexes": ["^work_{i:02d}$"],
+                "input_file_regexes": ["^out_{i:03d}$"],
+                "parameters": {"i": "[1, 10]"},
+            },
+        ],
+        files=[{"name": "out_{i:03d}", "path": "o{i}", "parameters": {"i": "[1, 10]"}}],
+    )
+    gathers = {job["name"]: (job["depends_on"], job["input_files"]) for job in wf.jobs if job["name"].startswith("gather")}
+    assert gathers == {"gather_01": (["work_01"], ["out_001"]), "gather_10": (["work_10"], ["out_010"])}

@@ -13,6 +13,7 @@ import marshmallow as ma
 
 from torc.api.base import ApiSchema, Blueprint, DeleteCountResponse, WorkflowListArgs, envelope, paginate
 from torc.api.errors import not_found, unprocessable
+from torc.engine import fingerprints
 from torc.engine.creation import check_references
 from torc.db.connection import write_transaction
 from torc.db.models import Workflow
@@ -46,6 +47,13 @@ class Crud:
     descriptions: dict[str, str] = field(default_factory=dict)
     #: operation ("create", "update", "delete", "delete_all") -> when it answers 409, for the spec.
     conflicts: dict[str, str] = field(default_factory=dict)
+    #: operations ("create", "update", "delete") that may change what jobs consume: they mark the
+    #: workflow's input fingerprints for a refresh (``torc.engine.fingerprints``).
+    changes_job_inputs: tuple[str, ...] = ()
+
+    def changed(self, operation: str, workflow_id: int) -> None:
+        if operation in self.changes_job_inputs:
+            fingerprints.mark_stale(workflow_id)
 
 
 def workflow_or_404(workflow_id: int) -> Workflow:
@@ -79,6 +87,7 @@ def create_instance(crud: Crud, data: dict):
     instance = crud.model.create(**data)
     if crud.after_write:
         crud.after_write(instance, extra, True)
+    crud.changed("create", instance.workflow_id)
     return instance
 
 
@@ -141,6 +150,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
                     for instance in query:
                         crud.before_delete(instance)
                 count = crud.model.delete().where(crud.model.id.in_(query.select(crud.model.id))).execute()
+                crud.changed("delete", args["workflow_id"])
             return {"count": count}
 
     if "get" in ops:
@@ -179,6 +189,7 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
                 instance = crud.model.get_by_id(id)
                 if crud.after_write:
                     crud.after_write(instance, extra, False)
+                crud.changed("update", existing.workflow_id)
             return _decorated(crud, instance)
 
     if "delete" in ops:
@@ -194,4 +205,5 @@ def register_crud(blp: Blueprint, crud: Crud) -> None:
                 if crud.before_delete:
                     crud.before_delete(instance)
                 crud.model.delete().where(crud.model.id == id).execute()
+                crud.changed("delete", instance.workflow_id)
             return instance

@@ -9,6 +9,7 @@ stable keys; tables show the columns a command chose and shorten long cells.
 import datetime as dt
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
@@ -123,23 +124,80 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-@contextmanager
-def progress_step(message: str, enabled: bool | None = None):
-    """``message ... 1.2 s`` on stderr around a slow step, only when stderr is a terminal.
+class TerminalProgress:
+    """Progress of a long command on stderr, shown only when stderr is a terminal.
 
-    Piped or redirected output stays clean for scripts. The step's failure is reported by the
-    caller's error handling, so a failed step just ends its line.
+    ``update(phase, done, total)`` (the signature of ``torc.spec``'s progress callbacks) shows a
+    ``click.progressbar`` per phase of known size (jobs expanded, bytes uploaded); a phase of
+    unknown size (``total`` 0) is a line whose elapsed time ticks until the next phase begins.
+    Piped or redirected, nothing is written, so scripts see only the command's output.
     """
-    if enabled is None:
-        enabled = stderr_is_terminal()
-    if not enabled:
-        yield
-        return
-    click.echo(f"{message} ...", nl=False, err=True)
-    started = time.monotonic()
-    try:
-        yield
-    except BaseException:
-        click.echo(" failed", err=True)
-        raise
-    click.echo(f" {time.monotonic() - started:.1f} s", err=True)
+
+    #: Seconds between two redraws of a ticking line.
+    TICK = 0.2
+
+    def __init__(self, enabled: bool | None = None):
+        self.enabled = stderr_is_terminal() if enabled is None else enabled
+        self._phase: str | None = None
+        self._bar = None
+        self._ticker: tuple[threading.Thread, threading.Event, float] | None = None
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        """``done`` of ``total`` in ``phase`` (``total`` 0: size unknown); a new phase ends the last."""
+        if not self.enabled:
+            return
+        if phase != self._phase:
+            self.finish()
+            self._phase = phase
+            if total > 0:
+                self._bar = click.progressbar(length=total, label=phase[:1].upper() + phase[1:], file=click.get_text_stream("stderr"))
+                self._bar.__enter__()
+            else:
+                self._start_ticker()
+        if self._bar is not None:
+            self._bar.update(done - self._bar.pos)
+
+    def finish(self, outcome: str | None = None) -> None:
+        """End the current phase; a ticking line ends with its time, or with ``outcome``."""
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+        elif self._ticker is not None:
+            thread, stop, started = self._ticker
+            stop.set()
+            thread.join()
+            click.echo(f"\r{self._line(started)}" if outcome is None else f" {outcome}", err=True)
+        self._bar = self._ticker = self._phase = None
+
+    @contextmanager
+    def running(self):
+        """Around a block that calls :meth:`update`: ends its last phase, a ticking line with
+        ``failed`` if the block raises (the caller's error handling says what went wrong)."""
+        try:
+            yield self
+        except BaseException:
+            self.finish("failed")
+            raise
+        self.finish()
+
+    @contextmanager
+    def step(self, message: str):
+        """A phase of unknown size around a block."""
+        with self.running():
+            self.update(message, 0, 0)
+            yield
+
+    def _line(self, started: float) -> str:
+        label = self._phase[:1].upper() + self._phase[1:]
+        return f"{label} ... {time.monotonic() - started:.1f} s"
+
+    def _start_ticker(self) -> None:
+        started, stop = time.monotonic(), threading.Event()
+
+        def tick():
+            while not stop.wait(self.TICK):
+                click.echo(f"\r{self._line(started)}", nl=False, err=True)
+
+        click.echo(f"{self._phase[:1].upper() + self._phase[1:]} ...", nl=False, err=True)
+        thread = threading.Thread(target=tick, name="torc-progress", daemon=True)
+        thread.start()
+        self._ticker = (thread, stop, started)

@@ -2,6 +2,7 @@
 
 import getpass
 import inspect
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -14,7 +15,7 @@ import torc.openapi_client.api as generated_apis
 from torc import __version__ as torc_version
 from torc.api_version import API_VERSION
 from torc.client.config import load_client_settings
-from torc.client.transport import RetryPolicy, TorcApiClient
+from torc.client.transport import RetryPolicy, StreamedBody, TorcApiClient
 from torc.openapi_client.api import (
     AccessControlApi,
     ComputeNodesApi,
@@ -164,16 +165,21 @@ class TorcApi:
 
     # Bulk creation
 
-    def create_workflow_from_records(self, records: dict) -> CreateWorkflowFromSpecResponse:
+    def create_workflow_from_records(
+        self, records: dict, on_upload: Callable[[int, int], None] | None = None
+    ) -> CreateWorkflowFromSpecResponse:
         """``create_workflow_from_spec`` for plain-dict records (an expanded spec's ``to_dict()``).
 
         Same operation and serializer as the generated method, minus its pydantic validation and
         model conversion, which cost seconds for 100,000 jobs; the server validates the body.
+        ``on_upload(bytes_sent, total)`` follows the upload of the body.
         """
-        params = self.workflows._create_workflow_from_spec_serialize(
+        method, url, headers, body, post_params = self.workflows._create_workflow_from_spec_serialize(
             workflow_spec_records=records, _request_auth=None, _content_type=None, _headers=None, _host_index=0
         )
-        response = self.api_client.call_api(*params)
+        if on_upload is not None:
+            body = StreamedBody(json.dumps(body).encode(), on_upload)
+        response = self.api_client.call_api(method, url, headers, body, post_params)
         response.read()
         return self.api_client.response_deserialize(
             response_data=response,

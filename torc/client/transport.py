@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import urllib3
@@ -26,6 +27,7 @@ import urllib3
 from torc.api_version import API_VERSION
 from torc.client.errors import TorcConnectionError, TorcVersionError, TorcVersionWarning
 from torc.openapi_client.api.system_api import SystemApi
+from torc.openapi_client import rest
 from torc.openapi_client.api_client import ApiClient
 
 logger = logging.getLogger("torc.client")
@@ -125,6 +127,28 @@ def check_server_version(server_version: str, url: str, client_version: str = AP
         )
 
 
+class StreamedBody:
+    """An encoded JSON request body sent in chunks, reporting ``on_progress(bytes_sent, total)``.
+
+    The generated REST client always encodes a body itself, in one piece; a large body (a spec of
+    a million jobs is hundreds of MB) is sent this way instead, so a terminal can show the upload.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, data: bytes, on_progress: Callable[[int, int], None]):
+        self.data = data
+        self.on_progress = on_progress
+
+    def chunks(self):
+        """The body from its start (each attempt of a retried request sends it again)."""
+        view, total = memoryview(self.data), len(self.data)
+        self.on_progress(0, total)
+        for start in range(0, total, self.CHUNK):
+            yield view[start:start + self.CHUNK]
+            self.on_progress(min(start + self.CHUNK, total), total)
+
+
 class TorcApiClient(ApiClient):
     """The generated ``ApiClient`` with retries (see module doc) and a version check on first use."""
 
@@ -156,7 +180,10 @@ class TorcApiClient(ApiClient):
         while True:
             response = error = None
             try:
-                response = super().call_api(method, url, header_params, body, post_params, _request_timeout)
+                if isinstance(body, StreamedBody):
+                    response = self._send_streamed(method, url, header_params, body, _request_timeout)
+                else:
+                    response = super().call_api(method, url, header_params, body, post_params, _request_timeout)
                 response.read()  # inside the loop: a body cut short is a broken connection too
             except NOT_SENT_ERRORS as exc:
                 error, retry = exc, True
@@ -179,6 +206,13 @@ class TorcApiClient(ApiClient):
             )
             time.sleep(delay)
             attempt += 1
+
+    def _send_streamed(self, method, url, header_params, body: StreamedBody, timeout) -> rest.RESTResponse:
+        headers = {**(header_params or {}), "Content-Length": str(len(body.data))}
+        answer = self.rest_client.pool_manager.request(
+            method, url, body=body.chunks(), headers=headers, preload_content=False, timeout=timeout
+        )
+        return rest.RESTResponse(answer)
 
     def _failure(self, method, url, operation, error, attempt, repeatable, retried) -> str:
         if retried:

@@ -2,7 +2,7 @@
 
 ``open_database`` turns a path or a ``postgresql://`` URL into a peewee database, binds the models
 to it through ``database_proxy``, creates the tables of a new database and refuses a database
-created by another schema version (no silent corruption: see docs/server.md for upgrades).
+created by another schema version (no silent corruption: see docs/server.md and ``torc.db.migrations`` for upgrades).
 """
 
 import contextlib
@@ -13,7 +13,7 @@ import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase
 
 #: Bump when a model changes in a way an existing database does not have.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DEFAULT_SQLITE_PATH = "torc.db"
 
@@ -82,7 +82,7 @@ def open_database(target: str | None = None, *, create: bool = True, max_connect
             if found != SCHEMA_VERSION:
                 raise DatabaseError(
                     f"database schema version {found} does not match this torc's version {SCHEMA_VERSION}; "
-                    "upgrade the database as described in docs/server.md (Schema version and upgrades) before starting the server"
+                    "back it up and upgrade it with 'python -m torc.db.migrations DATABASE' (docs/server.md) before starting the server"
                 )
     except pw.OperationalError as exc:
         raise DatabaseError(f"cannot open database {describe(target)}: {exc}") from exc

@@ -7,7 +7,8 @@ in one statement. Foreign keys whose column leads a composite index or primary k
 their own (``index=False``): every extra index costs each of the 100,000 rows of a bulk insert.
 
 Columns that exist only for the engine (``Job.num_blocking``, ``Job.input_hash``,
-``ComputeNode.lease_expires_at``) are documented where they are declared.
+``WorkflowStatus.input_hashes_stale``, ``ComputeNode.lease_expires_at``) and the engine's own table
+``workflow_action_job`` are documented where they are declared.
 """
 
 import peewee as pw
@@ -52,13 +53,19 @@ class Workflow(BaseModel):
 
 
 class WorkflowStatus(BaseModel):
-    """Run state of a workflow; ``run_id`` is bumped on every reinitialization."""
+    """Run state of a workflow; ``run_id`` is bumped on every reinitialization.
+
+    Engine column: ``input_hashes_stale`` is set by every write that may change what a job's input
+    fingerprint covers (jobs, files, user data) and cleared when initialization refreshes the
+    fingerprints, so a full initialization of an unchanged workflow does not recompute them.
+    """
 
     workflow = pw.ForeignKeyField(Workflow, backref="status_row", unique=True, on_delete="CASCADE")
     run_id = pw.IntegerField(default=1)
     is_canceled = pw.BooleanField(default=False)
     is_archived = pw.BooleanField(default=False)
     has_detected_need_to_run_completion_script = pw.BooleanField(default=False)
+    input_hashes_stale = pw.BooleanField(default=False)
 
 
 class ResourceRequirements(BaseModel):
@@ -318,6 +325,25 @@ class WorkflowAction(BaseModel):
         table_name = "workflow_action"
 
 
+class WorkflowActionJob(BaseModel):
+    """A job that an action with a job trigger (``on_jobs_ready``/``on_jobs_complete``) watches.
+
+    ``counted`` (0/1) says whether the job's status counts towards the action's ``trigger_count``
+    right now. A status change updates only the memberships of the jobs that changed, by the
+    difference, so the cost of a completion does not depend on how many jobs an action watches.
+    The action's ``job_ids`` JSON stays the API's view of the same list.
+    """
+
+    action = pw.ForeignKeyField(WorkflowAction, on_delete="CASCADE", index=False)
+    job = pw.ForeignKeyField(Job, on_delete="CASCADE")
+    workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
+    counted = pw.SmallIntegerField(default=0)
+
+    class Meta:
+        table_name = "workflow_action_job"
+        primary_key = pw.CompositeKey("action", "job")
+
+
 class RemoteWorker(BaseModel):
     workflow = pw.ForeignKeyField(Workflow, on_delete="CASCADE")
     worker = pw.TextField()
@@ -380,6 +406,7 @@ ALL_MODELS = [
     WorkflowResult,
     Event,
     WorkflowAction,
+    WorkflowActionJob,
     RemoteWorker,
     AccessGroup,
     UserGroupMembership,

@@ -7,7 +7,9 @@ read, so two claimers never see the same ready rows). On PostgreSQL the candidat
 The final UPDATE also requires ``status = ready``, so a job can only go ready → pending once.
 """
 
+import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from torc.db.connection import is_sqlite, write_transaction
@@ -22,8 +24,25 @@ from torc.units import parse_duration_seconds
 S = JobStatus
 RR = ResourceRequirements
 
-#: Longest a claim may wait for work (seconds); longer requests are capped.
-MAX_WAIT_SECONDS = 60.0
+#: Longest a claim may wait for work (seconds) unless the server's environment sets
+#: ``TORC_MAX_CLAIM_WAIT_SECONDS``; longer requests are capped.
+DEFAULT_MAX_WAIT_SECONDS = 60.0
+
+
+def _max_wait_seconds() -> float:
+    raw = os.environ.get("TORC_MAX_CLAIM_WAIT_SECONDS")
+    if raw is None:
+        return DEFAULT_MAX_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ValueError(f"TORC_MAX_CLAIM_WAIT_SECONDS={raw!r}: expected a number of seconds from 0 to 3600")
+    return value
+
+
+MAX_WAIT_SECONDS = _max_wait_seconds()
 
 #: Above this many fitting resource-requirement classes, one ordered scan of the ready jobs is
 #: cheaper than one index probe per class.
@@ -203,20 +222,26 @@ def _first_fit(rows, capacity: Capacity, limit: int) -> list[int]:
 def claim_with_wait(workflow_id: int, attempt, wait_seconds: float) -> Claim:
     """Run ``attempt()`` until it returns jobs, the workflow is complete or canceled, or the wait ends.
 
-    No transaction or lock is held between attempts: the request sleeps on the wake-up hub.
+    No transaction or lock is held between attempts: the request sleeps on the wake-up hub, and
+    counts as waiting there (``HUB.waiting``) from its first empty attempt until it returns.
     """
     deadline = time.monotonic() + min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
-    while True:
-        seen = HUB.generation
-        claim = attempt()
-        if claim.job_ids or claim.reason == "workflow is canceled":
-            return claim
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return claim
-        state = queries.completion_state(workflow_id)
-        if state["is_canceled"]:
-            return Claim([], "workflow is canceled")
-        if state["is_complete"]:
-            return Claim([], "workflow is complete")
-        HUB.wait(seen, min(remaining, 1.0))
+    counted = False
+    with ExitStack() as stack:
+        while True:
+            seen = HUB.generation
+            claim = attempt()
+            if claim.job_ids or claim.reason == "workflow is canceled":
+                return claim
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return claim
+            state = queries.completion_state(workflow_id)
+            if state["is_canceled"]:
+                return Claim([], "workflow is canceled")
+            if state["is_complete"]:
+                return Claim([], "workflow is complete")
+            if not counted:
+                stack.enter_context(HUB.waiter())
+                counted = True
+            HUB.wait(seen, min(remaining, 1.0))

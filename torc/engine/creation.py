@@ -20,12 +20,13 @@ from torc.db.models import (
     SlurmScheduler,
     UserData,
     Workflow,
-    WorkflowAction,
     WorkflowStatus,
 )
+from torc.db.connection import database_proxy
+from torc.engine import actions, cycles, fingerprints
 from torc.engine.errors import Invalid
-from torc.engine.queries import fingerprint
-from torc.engine.sql import bulk_insert, in_chunks, refresh_statistics
+from torc.engine.sql import bulk_insert, changed_rows, refresh_statistics
+from torc.spec.graph import implicit_upstreams
 from torc.status import JobStatus
 from torc.units import parse_duration_seconds, parse_memory_bytes
 
@@ -108,7 +109,8 @@ def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> li
     """Insert validated jobs of one workflow and their relationships; return the new ids in order.
 
     Must run inside a write transaction. References are checked for the whole batch at once,
-    unless ``checked`` says the caller resolved them itself within this transaction.
+    unless ``checked`` says the caller resolved them itself within this transaction. Jobs come
+    with their ``input_hash`` (spec creation computes it) or get one at initialization.
     """
     default_rr = (
         ResourceRequirements.select(ResourceRequirements.id)
@@ -122,18 +124,17 @@ def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> li
             value = job.get(name)
             values.extend(value if isinstance(value, list) else [value] if value is not None else [])
         check_references({name: model}, {name: values}, workflow_id)
-    contents = _user_data_contents({i for job in jobs for i in job.get("input_user_data_ids") or []})
     rows = []
     for job in jobs:
         _check_status_on_create(job)
-        inputs = [(i, contents.get(i)) for i in dict.fromkeys(job.get("input_user_data_ids") or [])]
         rows.append((
             workflow_id, job["name"], job["command"], job.get("invocation_script"), job.get("status", int(JobStatus.UNINITIALIZED)),
             job.get("cancel_on_blocking_job_failure", True), job.get("supports_termination", False),
             job.get("resource_requirements_id") or default_rr, job.get("scheduler_id"), job.get("failure_handler_id"),
-            job.get("attempt_id", 1), 0,
-            fingerprint(job["command"], job.get("invocation_script"), dict.fromkeys(job.get("input_file_ids") or []), inputs),
+            job.get("attempt_id", 1), 0, job.get("input_hash"),
         ))
+    if any(row[-1] is None for row in rows):
+        fingerprints.mark_stale(workflow_id)  # new jobs (and the edges files will give them) need fingerprints
     new_ids = bulk_insert("job", JOB_COLUMNS, rows, returning_ids=True)
     for attr, (join, other, _) in RELATIONSHIPS.items():
         links = [
@@ -143,13 +144,6 @@ def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> li
         ]
         bulk_insert(join._meta.table_name, ["job_id", getattr(join, other).column_name, "workflow_id"], links)
     return new_ids
-
-
-def _user_data_contents(ids: set[int]) -> dict[int, str | None]:
-    contents: dict[int, str | None] = {}
-    for chunk in in_chunks(ids):
-        contents.update(UserData.select(UserData.id, UserData.data).where(UserData.id.in_(chunk)).tuples())
-    return contents
 
 
 def _insert_named(model, workflow_id: int, rows: list[dict], kind: str) -> dict[str, int]:
@@ -201,9 +195,25 @@ def create_from_records(records: dict) -> dict:
     names = [job["name"] for job in jobs]
     if len(set(names)) != len(names):
         raise Invalid(f"jobs: duplicate names {sorted({n for n in names if names.count(n) > 1})[:5]}")
+    position = {name: i for i, name in enumerate(names)}
+    implicit = implicit_upstreams(jobs)
+    upstreams = []  # positions of the jobs each job waits for: explicit, then implicit edges
+    for i, job in enumerate(jobs):
+        upstream = _lookup(position, job["depends_on"], "job", job["name"])
+        if len(upstream) > 1:
+            upstream = list(dict.fromkeys(upstream))
+        if i in implicit:
+            upstream += [position[name] for name in implicit[i]]
+        upstreams.append(upstream)
+    cycles.check_jobs(names, upstreams)
+    # Only contents a user supplies are inputs: data jobs write (or that is cleared each run) is not.
+    produced = {name for job in jobs for name in job.get("output_user_data", [])}
+    contents = {u["name"]: None if u["name"] in produced or u.get("is_ephemeral") else u["data"] for u in user_data}
     rows = []
-    for job in jobs:
+    for job, upstream in zip(jobs, upstreams):
         name = job["name"]
+        input_user_data = _lookup(user_data_ids, job.get("input_user_data", []), "user_data", name)
+        input_file_ids = _lookup(file_ids, job.get("input_files", []), "file", name)
         rows.append({
             "name": name,
             "command": job["command"],
@@ -213,41 +223,60 @@ def create_from_records(records: dict) -> dict:
             "resource_requirements_id": _lookup(rr_ids, [job.get("resource_requirements") or "default"], "resource_requirements", name)[0],
             "failure_handler_id": _lookup(handler_ids, [job["failure_handler"]], "failure_handler", name)[0] if job.get("failure_handler") else None,
             "scheduler_id": _lookup(scheduler_ids, [job["scheduler"]], "scheduler", name)[0] if job.get("scheduler") else None,
-            "input_file_ids": _lookup(file_ids, job.get("input_files", []), "file", name),
+            "input_file_ids": input_file_ids,
             "output_file_ids": _lookup(file_ids, job.get("output_files", []), "file", name),
-            "input_user_data_ids": _lookup(user_data_ids, job.get("input_user_data", []), "user_data", name),
+            "input_user_data_ids": input_user_data,
             "output_user_data_ids": _lookup(user_data_ids, job.get("output_user_data", []), "user_data", name),
+            "input_hash": fingerprints.fingerprint(
+                job["command"], job.get("invocation_script"), set(input_file_ids),
+                {(ud_id, contents[ud]) for ud_id, ud in zip(input_user_data, job.get("input_user_data", []))},
+                [names[i] for i in upstream],
+            ),
         })
-    job_ids = dict(zip(names, insert_jobs(wf, rows, checked=True)))
-    edges = [
-        (job_ids[job["name"]], upstream, wf)
-        for job in jobs
-        for upstream in dict.fromkeys(_lookup(job_ids, job.get("depends_on", []), "job", job["name"]))
-    ]
+    job_ids = insert_jobs(wf, rows, checked=True)
+    # Explicit and implicit edges at once: initialization then finds nothing new to check.
+    edges = [(job_ids[i], job_ids[up], wf) for i, upstream in enumerate(upstreams) for up in upstream]
     bulk_insert("job_depends_on", ["job_id", "depends_on_job_id", "workflow_id"], edges)
     refresh_statistics(len(job_ids))
 
     for action in records["actions"]:
-        ids = _lookup(job_ids, action.get("job_names", []), "job", f"action {action['trigger_type']}")
+        ids = [job_ids[i] for i in _lookup(position, action.get("job_names", []), "job", f"action {action['trigger_type']}")]
         config = dict(action.get("action_config") or {})
         if action["action_type"] == "schedule_nodes" and config.get("scheduler") is not None:
             scheduler = config["scheduler"]
             if scheduler not in scheduler_ids:
                 raise Invalid(f"action {action['trigger_type']}: unknown scheduler {scheduler!r}")
             config.setdefault("scheduler_id", scheduler_ids[scheduler])
-        WorkflowAction.create(
-            workflow=wf,
-            trigger_type=action["trigger_type"],
-            action_type=action["action_type"],
-            action_config=json.dumps(config, sort_keys=True),
-            job_ids=json.dumps(ids) if ids else None,
-            required_triggers=max(1, len(ids)) if action["trigger_type"] in ("on_jobs_ready", "on_jobs_complete") else 1,
-            persistent=action.get("persistent", False),
-        )
+        actions.create_action(wf, {
+            "trigger_type": action["trigger_type"],
+            "action_type": action["action_type"],
+            "action_config": json.dumps(config, sort_keys=True),
+            "persistent": action.get("persistent", False),
+        }, ids)
     return {
         "workflow": workflow,
         "num_jobs": len(job_ids),
-        "num_dependencies": len(edges),
+        "num_dependencies": len(edges) - sum(map(len, implicit.values())),
         "num_files": len(file_ids),
         "num_user_data": len(user_data_ids),
     }
+
+
+def insert_implicit_edges(workflow_id: int) -> int:
+    """A job that reads a file or user data another job writes waits for that job; returns how
+    many such edges were not stored yet."""
+    db = database_proxy.obj
+    p = db.param
+    added = 0
+    for inputs, outputs, key in (
+        ("job_input_file", "job_output_file", "file_id"),
+        ("job_input_user_data", "job_output_user_data", "user_data_id"),
+    ):
+        added += changed_rows(db.execute_sql(
+            f"""INSERT INTO job_depends_on (job_id, depends_on_job_id, workflow_id)
+                SELECT DISTINCT i.job_id, o.job_id, i.workflow_id FROM {inputs} i JOIN {outputs} o ON i.{key} = o.{key}
+                WHERE i.workflow_id = {p} AND i.job_id != o.job_id
+                ON CONFLICT DO NOTHING""",
+            (workflow_id,),
+        ))
+    return added

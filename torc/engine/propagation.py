@@ -11,7 +11,7 @@ from collections import Counter
 
 from torc.db.connection import database_proxy
 from torc.db.models import Job, JobDependsOn
-from torc.engine.sql import changed_rows, in_chunks
+from torc.engine.sql import in_chunks
 from torc.status import DONE, JobStatus
 
 S = JobStatus
@@ -73,8 +73,10 @@ def release_dependents(succeeded: set[int], unsuccessful: set[int]) -> tuple[set
 def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
     """Give every uninitialized job of the workflow its place: ready, blocked or canceled.
 
-    Returns (ready, canceled) job ids. Jobs whose upstreams all finished but one of them
-    unsuccessfully are canceled when they ask for it, and the cancellation cascades.
+    Returns (ready, canceled) job ids. A job with an unsuccessful upstream is canceled when it
+    asks for it, whether or not its other upstreams have finished (as completing that upstream
+    would have done: a job reset and placed again must not lose the cascade of a failure that
+    happened before), and the cancellation cascades.
 
     Each job row is written once: jobs with upstream edges by one UPDATE joined to their edge
     counts (grouped, set-based: no per-job subquery, which PostgreSQL's planner would run as a
@@ -83,12 +85,13 @@ def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
     db = database_proxy.obj
     p = db.param
     uninitialized = int(S.UNINITIALIZED)
+    canceling = "counts.unsuccessful > 0 AND job.cancel_on_blocking_job_failure"
     placed = db.execute_sql(
         f"""UPDATE job SET
-                num_blocking = counts.blocking,
+                num_blocking = CASE WHEN {canceling} THEN 0 ELSE counts.blocking END,
                 status = CASE
+                    WHEN {canceling} THEN {int(S.CANCELED)}
                     WHEN counts.blocking > 0 THEN {int(S.BLOCKED)}
-                    WHEN counts.unsuccessful > 0 AND job.cancel_on_blocking_job_failure THEN {int(S.CANCELED)}
                     ELSE {int(S.READY)} END
             FROM (
                 SELECT d.job_id AS job_id,
@@ -110,10 +113,10 @@ def evaluate_uninitialized(workflow_id: int) -> tuple[set[int], set[int]]:
     return ready | more_ready, doomed | cascaded
 
 
-def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -> int:
+def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -> list[int]:
     """Set the seed jobs and everything downstream of them back to uninitialized.
 
-    ``seed_sql`` selects job ids (one column). Disabled jobs stay disabled. Returns the count.
+    ``seed_sql`` selects job ids (one column). Disabled jobs stay disabled. Returns the ids reset.
     """
     db = database_proxy.obj
     p = db.param
@@ -122,7 +125,8 @@ def reset_with_downstream(workflow_id: int, seed_sql: str, seed_params: tuple) -
                 {seed_sql}
                 UNION SELECT d.job_id FROM job_depends_on d JOIN down ON d.depends_on_job_id = down.id)
             UPDATE job SET status = {int(S.UNINITIALIZED)}, num_blocking = 0, active_compute_node_id = NULL
-            WHERE workflow_id = {p} AND status != {int(S.DISABLED)} AND id IN (SELECT id FROM down)""",
+            WHERE workflow_id = {p} AND status != {int(S.DISABLED)} AND id IN (SELECT id FROM down)
+            RETURNING id""",
         (*seed_params, workflow_id),
     )
-    return changed_rows(cursor)
+    return [row[0] for row in cursor.fetchall()]

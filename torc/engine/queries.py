@@ -1,12 +1,7 @@
-"""Read-only questions about a workflow, and the input fingerprint of its jobs."""
-
-import hashlib
-import json
-from collections import defaultdict
+"""Read-only questions about a workflow."""
 
 from peewee import fn
 
-from torc.db.connection import database_proxy
 from torc.db.models import (
     File,
     Job,
@@ -20,7 +15,6 @@ from torc.db.models import (
 )
 from torc.engine.errors import NotFound
 from torc.engine.sql import first
-from torc.engine.sql import rows as sql_rows
 from torc.status import WORKFLOW_FINISHED, JobStatus
 from torc.units import format_duration
 
@@ -112,30 +106,3 @@ def missing_user_data(workflow_id: int) -> list[int]:
         UserData.data.is_null(True) | (UserData.data == "null"),
     )
     return [row[0] for row in query.order_by(UserData.id).tuples()]
-
-
-def fingerprint(command: str, invocation_script: str | None, input_file_ids, input_user_data: list[tuple[int, str | None]]) -> str:
-    """SHA-256 of what a job consumes: its command line and its inputs (file ids, user-data ids
-    and contents). Dependencies on other jobs are not part of it: a job reruns because what it
-    reads changed, not because the graph around it did."""
-    text = json.dumps(
-        [command, invocation_script, sorted(input_file_ids), sorted([list(item) for item in input_user_data])],
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def input_hashes(workflow_id: int, only_missing: bool = False) -> dict[int, tuple[str, str]]:
-    """job id → (name, fingerprint) for the workflow's jobs (only those without a stored one if
-    ``only_missing``). Four plain queries for the whole workflow, whatever its size."""
-    p = database_proxy.obj.param
-    files: dict[int, list] = defaultdict(list)
-    user_data: dict[int, list] = defaultdict(list)
-    for job, file in sql_rows(f"SELECT job_id, file_id FROM job_input_file WHERE workflow_id = {p}", (workflow_id,)):
-        files[job].append(file)
-    contents = dict(sql_rows(f"SELECT id, data FROM user_data WHERE workflow_id = {p}", (workflow_id,)))
-    for job, item in sql_rows(f"SELECT job_id, user_data_id FROM job_input_user_data WHERE workflow_id = {p}", (workflow_id,)):
-        user_data[job].append((item, contents.get(item)))
-    missing = " AND input_hash IS NULL" if only_missing else ""
-    jobs = sql_rows(f"SELECT id, name, command, invocation_script FROM job WHERE workflow_id = {p}{missing}", (workflow_id,))
-    return {job_id: (name, fingerprint(command, script, files.get(job_id, ()), user_data.get(job_id, ()))) for job_id, name, command, script in jobs}

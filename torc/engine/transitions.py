@@ -45,6 +45,15 @@ def start_job(job_id: int, run_id: int, compute_node_id: int) -> Job:
     return Job.get_by_id(job_id)
 
 
+#: Statuses complete_job finishes a job from: claimed or running, and also ``pending_failed`` (a
+#: failure awaiting a decision; completing it with ``failed`` is that decision, as upstream).
+CLAIMED = frozenset({S.PENDING, S.RUNNING})
+
+
+def _completable_from(final: JobStatus) -> frozenset:
+    return CLAIMED if final == S.PENDING_FAILED else CLAIMED | {S.PENDING_FAILED}
+
+
 @dataclass
 class Completion:
     """One job to finish: its final status and the result to record."""
@@ -103,17 +112,19 @@ def complete_jobs(workflow_id: int, run_id: int, completions: list[Completion]) 
             outcome.errors.append((job_id, NotFound(f"job {job_id} not found in workflow {workflow_id}")))
         elif attempt_wanted != attempt:
             outcome.errors.append((job_id, Conflict(f"attempt {attempt_wanted} of job {job_id} is over; the job is on attempt {attempt}")))
-        elif status not in (S.PENDING, S.RUNNING):
-            outcome.errors.append((job_id, Conflict(f"job {job_id} is {S(status).label}; expected pending or running")))
+        elif status not in _completable_from(item.status):
+            expected = " or ".join(s.label for s in sorted(_completable_from(item.status)))
+            outcome.errors.append((job_id, Conflict(f"job {job_id} is {S(status).label}; expected {expected}")))
         else:
             movable.setdefault(int(item.status), []).append(job_id)
             item.result = {**item.result, "attempt_id": attempt}
     p = database_proxy.obj.param
     for status, job_ids in movable.items():
+        sources = ", ".join(str(int(s)) for s in sorted(_completable_from(status)))
         for chunk in in_chunks(job_ids):
             moved = {row[0] for row in database_proxy.obj.execute_sql(
                 f"UPDATE job SET status = {status}, active_compute_node_id = NULL "
-                f"WHERE id IN ({', '.join([p] * len(chunk))}) AND status IN ({int(S.PENDING)}, {int(S.RUNNING)}) RETURNING id",
+                f"WHERE id IN ({', '.join([p] * len(chunk))}) AND status IN ({sources}) RETURNING id",
                 chunk,
             ).fetchall()}
             outcome.completed.extend(job_id for job_id in chunk if job_id in moved)
@@ -157,7 +168,7 @@ def _after_completion(workflow_id: int, items: list[Completion]) -> None:
             status = {item.job_id: item.status for item in items}
             why = f"job {causes[0]} ended {S(status[causes[0]]).label}" if len(causes) == 1 else f"jobs {', '.join(map(str, causes))} did not succeed"
             record_event(workflow_id, "jobs_canceled", f"{len(canceled)} jobs canceled because {why}", job_id=causes[0], num_canceled=len(canceled))
-    actions.recount_job_triggers(workflow_id, changed)
+    actions.count_job_triggers(changed)
     if queries.is_complete(workflow_id):
         actions.fire_workflow_complete(workflow_id)
     jobs_changed()
@@ -202,19 +213,26 @@ def retry_job(job_id: int, run_id: int, max_retries: int | None = None) -> Job:
     retryable = {S.RUNNING, S.PENDING, S.FAILED, S.TERMINATED, S.CANCELED, S.PENDING_FAILED}
     was_done = job.status in DONE
     _move(job, retryable, status=S.READY, attempt_id=job.attempt_id + 1, active_compute_node=None, num_blocking=0)
+    changed = {job_id}
     if was_done:
-        _put_dependents_back(job)
+        changed.update(_put_dependents_back(job))
     record_event(job.workflow_id, "job_retried", f"job {job_id} ({job.name}) retried as attempt {job.attempt_id + 1}", job_id=job_id, attempt_id=job.attempt_id + 1)
-    actions.recount_job_triggers(job.workflow_id, {job_id})
+    actions.count_job_triggers(changed)
     jobs_changed()
     return Job.get_by_id(job_id)
 
 
-def _put_dependents_back(job: Job) -> None:
-    """Dependents of a job that is no longer finished wait for it again."""
+def _reset_dependents(job: Job) -> list[int]:
+    """Everything downstream of ``job`` back to uninitialized; returns their ids."""
     seed = f"SELECT job_id FROM job_depends_on WHERE depends_on_job_id = {database_proxy.obj.param}"
-    propagation.reset_with_downstream(job.workflow_id, seed, (job.id,))
+    return propagation.reset_with_downstream(job.workflow_id, seed, (job.id,))
+
+
+def _put_dependents_back(job: Job) -> list[int]:
+    """Dependents of a job that is no longer finished wait for it again; returns their ids."""
+    reset = _reset_dependents(job)
     propagation.evaluate_uninitialized(job.workflow_id)
+    return reset
 
 
 #: Manual moves: target status → statuses it may come from. Taking any job back to
@@ -239,14 +257,13 @@ def manage_status_change(job_id: int, status: JobStatus, run_id: int) -> Job:
         return job
     if status == S.UNINITIALIZED:
         Job.update(status=S.UNINITIALIZED, num_blocking=0, active_compute_node=None).where(Job.id == job_id).execute()
-        seed = f"SELECT job_id FROM job_depends_on WHERE depends_on_job_id = {database_proxy.obj.param}"
-        propagation.reset_with_downstream(job.workflow_id, seed, (job_id,))
+        actions.count_job_triggers([job_id, *_reset_dependents(job)])
     elif current in MANUAL_MOVES.get(status, set()):
         _move(job, {current}, status=status, active_compute_node=None)
         if status == S.DISABLED:
             # A disabled job no longer holds its dependents back.
             ready, _ = propagation.release_dependents({job_id}, set())
-            actions.recount_job_triggers(job.workflow_id, ready | {job_id})
+            actions.count_job_triggers(ready | {job_id})
     else:
         raise Conflict(f"job {job_id} cannot go from {current.label} to {status.label}")
     jobs_changed()

@@ -17,6 +17,7 @@ import logging
 import select
 import sqlite3
 import threading
+from contextlib import contextmanager
 
 import peewee as pw
 
@@ -32,12 +33,29 @@ class WakeupHub:
     def __init__(self):
         self._condition = threading.Condition()
         self._generation = 0
+        self._waiting = 0
         self._watcher = None
         self._watcher_lock = threading.Lock()
 
     @property
     def generation(self) -> int:
         return self._generation
+
+    @property
+    def waiting(self) -> int:
+        """Claims of this process that found nothing and are waiting for work."""
+        return self._waiting
+
+    @contextmanager
+    def waiter(self):
+        """Count a claim as waiting while the block runs."""
+        with self._condition:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._waiting -= 1
 
     def notify(self) -> None:
         with self._condition:

@@ -124,9 +124,11 @@ def _recover_jobs(node: ComputeNode, jobs: list[Job]) -> tuple[list[int], list[i
         else:
             Job.update(status=S.FAILED, active_compute_node=None).where(Job.id == job.id).execute()
             failed.append(job.id)
+    changed = set(requeued) | set(failed)
     if failed:
-        propagation.release_dependents(set(), set(failed))
-    actions.recount_job_triggers(node.workflow_id, set(requeued) | set(failed))
+        ready, canceled = propagation.release_dependents(set(), set(failed))
+        changed |= ready | canceled
+    actions.count_job_triggers(changed)
     if queries.is_complete(node.workflow_id):
         actions.fire_workflow_complete(node.workflow_id)
     return requeued, failed

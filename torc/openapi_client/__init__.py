@@ -63,6 +63,7 @@ __all__ = [
     "EventModel",
     "FailureHandlerModel",
     "FileModel",
+    "FileMtime",
     "GetReadyJobRequirementsResponse",
     "InitializeJobsResponse",
     "IsCompleteResponse",
@@ -98,12 +99,15 @@ __all__ = [
     "PaginationMetadata",
     "PingResponse",
     "ProcessChangedJobInputsResponse",
+    "ReinitializeWorkflowRequest",
+    "ReinitializeWorkflowResponse",
     "RemoteWorkerModel",
     "ResetJobStatusResponse",
     "ResetWorkflowStatusResponse",
     "ResourceRequirementsModel",
     "ResultModel",
     "ScheduledComputeNodesModel",
+    "ServerStatsResponse",
     "SlurmSchedulerModel",
     "SpecAction",
     "SpecFailureHandler",
@@ -174,6 +178,7 @@ from torc.openapi_client.models.delete_count_response import DeleteCountResponse
 from torc.openapi_client.models.event_model import EventModel as EventModel
 from torc.openapi_client.models.failure_handler_model import FailureHandlerModel as FailureHandlerModel
 from torc.openapi_client.models.file_model import FileModel as FileModel
+from torc.openapi_client.models.file_mtime import FileMtime as FileMtime
 from torc.openapi_client.models.get_ready_job_requirements_response import GetReadyJobRequirementsResponse as GetReadyJobRequirementsResponse
 from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse as InitializeJobsResponse
 from torc.openapi_client.models.is_complete_response import IsCompleteResponse as IsCompleteResponse
@@ -209,12 +214,15 @@ from torc.openapi_client.models.local_scheduler_model import LocalSchedulerModel
 from torc.openapi_client.models.pagination_metadata import PaginationMetadata as PaginationMetadata
 from torc.openapi_client.models.ping_response import PingResponse as PingResponse
 from torc.openapi_client.models.process_changed_job_inputs_response import ProcessChangedJobInputsResponse as ProcessChangedJobInputsResponse
+from torc.openapi_client.models.reinitialize_workflow_request import ReinitializeWorkflowRequest as ReinitializeWorkflowRequest
+from torc.openapi_client.models.reinitialize_workflow_response import ReinitializeWorkflowResponse as ReinitializeWorkflowResponse
 from torc.openapi_client.models.remote_worker_model import RemoteWorkerModel as RemoteWorkerModel
 from torc.openapi_client.models.reset_job_status_response import ResetJobStatusResponse as ResetJobStatusResponse
 from torc.openapi_client.models.reset_workflow_status_response import ResetWorkflowStatusResponse as ResetWorkflowStatusResponse
 from torc.openapi_client.models.resource_requirements_model import ResourceRequirementsModel as ResourceRequirementsModel
 from torc.openapi_client.models.result_model import ResultModel as ResultModel
 from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel as ScheduledComputeNodesModel
+from torc.openapi_client.models.server_stats_response import ServerStatsResponse as ServerStatsResponse
 from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel as SlurmSchedulerModel
 from torc.openapi_client.models.spec_action import SpecAction as SpecAction
 from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler as SpecFailureHandler

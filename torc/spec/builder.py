@@ -11,19 +11,22 @@ from .bulk import gc_paused
 from .errors import Context, SpecError
 from .graph import check_acyclic
 from .loader import read_spec_file
+from .expansion import Progress
 from .model import ExpandedWorkflow
 from .references import NameIndex, resolve_jobs
 from .schema import validate_workflow
 
 
 def load_workflow_spec(
-    path_or_dict: str | PathLike | Mapping, source_name: str | None = None
+    path_or_dict: str | PathLike | Mapping, source_name: str | None = None, progress: Progress | None = None
 ) -> ExpandedWorkflow:
     """Load, validate and expand a workflow spec.
 
     ``path_or_dict`` is a ``.yaml``/``.yml``/``.json``/``.json5``/``.kdl`` file or an
     already-parsed document. ``source_name`` is the name errors use for the source
-    (default: the path, or nothing for a dict). Raises SpecError for any invalid input.
+    (default: the path, or nothing for a dict). ``progress(phase, done, total)`` follows the
+    long steps: reading the file (``total`` 0: size unknown), then expanding and resolving the
+    jobs of a large sweep. Raises SpecError for any invalid input.
     """
     if not isinstance(path_or_dict, (str, PathLike, Mapping)):
         raise SpecError(
@@ -33,16 +36,18 @@ def load_workflow_spec(
     if source is None and not isinstance(path_or_dict, Mapping):
         source = str(path_or_dict)
     try:
+        if progress is not None and not isinstance(path_or_dict, Mapping):
+            progress(f"reading {source}", 0, 0)
         document = path_or_dict if isinstance(path_or_dict, Mapping) else read_spec_file(path_or_dict)
         with gc_paused():
-            return build_workflow(document)
+            return build_workflow(document, progress)
     except SpecError as err:
         if err.file is None:
             err.file = source
         raise
 
 
-def build_workflow(document: object) -> ExpandedWorkflow:
+def build_workflow(document: object, progress: Progress | None = None) -> ExpandedWorkflow:
     """Expanded workflow of a parsed spec document."""
     root = Context()
     spec = validate_workflow(document)
@@ -72,7 +77,7 @@ def build_workflow(document: object) -> ExpandedWorkflow:
             ("slurm_schedulers", "slurm scheduler"),
         )
     }
-    job_expansions = expansion.expand_section(spec["jobs"], expansion.JOBS, params, root)
+    job_expansions = expansion.expand_section(spec["jobs"], expansion.JOBS, params, root, progress)
 
     indexes = {
         "job": NameIndex("job", job_expansions),
@@ -82,7 +87,7 @@ def build_workflow(document: object) -> ExpandedWorkflow:
         "failure handler": NameIndex("failure handler", named["failure_handlers"]),
         "slurm scheduler": NameIndex("slurm scheduler", named["slurm_schedulers"]),
     }
-    jobs = resolve_jobs(job_expansions, indexes, root)
+    jobs = resolve_jobs(job_expansions, indexes, root, progress)
     check_acyclic(jobs)
     actions = build_actions(spec.get("actions", []), indexes["job"], indexes["slurm scheduler"], root)
 

@@ -10,6 +10,7 @@ by two different entries, is a duplicate-name error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,20 +81,34 @@ class Expansion:
         return ctx.for_job(self.name, self.params.describe(self.combos[k]))
 
 
+#: Combinations between two calls of a progress callback.
+PROGRESS_EVERY = 2000
+
+#: ``progress(phase, done, total)``: how far a long step of loading a spec got.
+Progress = Callable[[str, int, int], None]
+
+
 def expand_section(
     entries: list[dict],
     layout: Layout,
     workflow_params: dict[str, list[ParamValue]],
     root: Context,
+    progress: Progress | None = None,
 ) -> dict[str, Expansion]:
-    """Expand a section's entries into records keyed by name, in spec order."""
+    """Expand a section's entries into records keyed by name, in spec order.
+
+    ``progress`` is called as ``(f"expanding {layout.section}", combinations done, total)``.
+    """
     result: dict[str, Expansion] = {}
+    planned = []
     for index, entry in enumerate(entries):
         ctx = root.at(layout.section).at(index)
         if layout.label == "job":
             ctx = ctx.for_job(entry["name"])
         params = _resolve_parameters(entry, workflow_params, ctx)
-        combos = params.combinations(entry.get("parameter_mode", "product"), ctx.at("parameter_mode"))
+        planned.append((index, entry, ctx, params, params.combinations(entry.get("parameter_mode", "product"), ctx.at("parameter_mode"))))
+    total, done, phase = sum(len(item[-1]) for item in planned), 0, f"expanding {layout.section}"
+    for index, entry, ctx, params, combos in planned:
         templates = {key: params.compile(entry[key], ctx.at(key)) for key in layout.templates if key in entry}
         list_templates = {
             key: [
@@ -105,6 +120,9 @@ def expand_section(
         }
         fixed = {key: entry[key] for key in layout.fixed if key in entry}
         for combo in combos:
+            done += 1
+            if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+                progress(phase, done, total)
             fields = {key: template.render(combo) for key, template in templates.items()}
             fields.update(fixed)
             lists = {key: [t.render(combo) for t in items] for key, items in list_templates.items()}

@@ -20,10 +20,50 @@ _RESOURCE_LISTS = (
 def check_acyclic(jobs: list[dict]) -> None:
     """Raise SpecError naming a dependency cycle, e.g. ``a -> b -> c -> a``."""
     labels, edges = _build_graph(jobs)
-    cycle = _search(edges, start_nodes=range(len(jobs)))
-    if cycle is not None:
-        nodes = _rotate(cycle, labels)
+    nodes = find_cycle(edges, start_nodes=range(len(jobs)))
+    if nodes is not None:
         raise SpecError(f"dependency cycle: {_render(nodes, labels)}", job=labels[nodes[0]][1])
+
+
+def find_cycle(successors: list[list[int]], start_nodes=None) -> list[int] | None:
+    """One cycle of the graph (``successors[n]``: the nodes after node n) as node indexes, first
+    == last, restarted at its smallest index (the earliest-declared job, for stable messages);
+    None when the graph is acyclic. Linear in nodes + edges."""
+    cycle = _search(successors, range(len(successors)) if start_nodes is None else start_nodes)
+    if cycle is None:
+        return None
+    nodes = cycle[:-1]
+    at = nodes.index(min(nodes))
+    nodes = nodes[at:] + nodes[:at]
+    return [*nodes, nodes[0]]
+
+
+def implicit_upstreams(jobs: list[dict]) -> dict[int, list[str]]:
+    """Job position → names of the jobs it waits for because they write a file or user data it
+    reads, other than itself and its ``depends_on`` (the edges the server adds). Jobs without
+    such edges are left out. Unlike the cycle search, this lists every writer-reader pair, as the
+    server stores them."""
+    writers: dict[tuple[str, str], list[str]] = {}
+    for job in jobs:
+        if job["output_files"] or job["output_user_data"]:
+            for kind, outputs, _ in _RESOURCE_LISTS:
+                for name in job[outputs]:
+                    writers.setdefault((kind, name), []).append(job["name"])
+    result: dict[int, list[str]] = {}
+    if not writers:
+        return result
+    for i, job in enumerate(jobs):
+        if not (job["input_files"] or job["input_user_data"]):
+            continue
+        found = {}
+        for kind, _, inputs in _RESOURCE_LISTS:
+            for name in job[inputs]:
+                found.update(dict.fromkeys(writers.get((kind, name), ())))
+        for name in (job["name"], *job["depends_on"]):
+            found.pop(name, None)
+        if found:
+            result[i] = list(found)
+    return result
 
 
 def _build_graph(jobs: list[dict]) -> tuple[list[tuple[str, str]], list[list[int]]]:
@@ -80,14 +120,6 @@ def _search(edges: list[list[int]], start_nodes) -> list[int] | None:
                 path.append(successor)
                 cursors.append(0)
     return None
-
-
-def _rotate(cycle: list[int], labels: list[tuple[str, str]]) -> list[int]:
-    """The cycle (first == last) restarted at its earliest-declared job, for stable messages."""
-    nodes = cycle[:-1]
-    at = nodes.index(min(n for n in nodes if labels[n][0] == "job"))
-    nodes = nodes[at:] + nodes[:at]
-    return [*nodes, nodes[0]]
 
 
 def _render(nodes: list[int], labels: list[tuple[str, str]]) -> str:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 
 from .errors import Context
-from .expansion import Expansion
+from .expansion import PROGRESS_EVERY, Expansion, Progress
 
 # Beyond this many names a "did you mean" search would make error reporting slow.
 _SUGGESTION_LIMIT = 5000
@@ -87,11 +87,18 @@ def resolve_jobs(
     expansions: dict[str, Expansion],
     indexes: dict[str, NameIndex],
     root: Context,
+    progress: Progress | None = None,
 ) -> list[dict]:
     """Final job records. ``indexes`` maps kind -> NameIndex for every kind a job may
     reference: job, file, user_data, resource_requirements, failure handler, slurm scheduler.
+    ``progress`` is called as ``("resolving jobs", jobs done, total)``.
     """
-    return [_resolve_job(expansion, indexes, root) for expansion in expansions.values()]
+    jobs, total = [], len(expansions)
+    for expansion in expansions.values():
+        jobs.append(_resolve_job(expansion, indexes, root))
+        if progress is not None and (len(jobs) % PROGRESS_EVERY == 0 or len(jobs) == total):
+            progress("resolving jobs", len(jobs), total)
+    return jobs
 
 
 def _resolve_job(expansion: Expansion, indexes: dict[str, NameIndex], root: Context) -> dict:

@@ -1,7 +1,8 @@
 """Reinitializing a workflow: a new run that reruns only what changed since the last one.
 
-Upstream torc's semantics (``workflows reinitialize``), done client-side because only the client
-sees the files. A job is *reset* (back to ``uninitialized``) when:
+Upstream torc's semantics (``workflows reinitialize``). The client plans, because only it sees
+the files; the server applies the plan in one transaction (``reinitialize_workflow``: the new run
+starts completely or not at all). A job is *reset* (back to ``uninitialized``) when:
 
 1. an input file it reads was **modified**: it exists and its modification time differs from the
    recorded ``st_mtime``;
@@ -12,8 +13,8 @@ sees the files. A job is *reset* (back to ``uninitialized``) when:
    user data) changed: ``process_changed_job_inputs``;
 5. it is ``uninitialized`` already (reset by ``reset-status``, or never initialized).
 
-Then ``initialize_jobs(only_uninitialized=True)`` resets everything downstream of those jobs too
-and places them (ready/blocked); all other finished jobs keep their results.
+Then everything downstream of those jobs is reset too and all of them are placed (ready/blocked),
+as ``initialize_jobs(only_uninitialized=True)`` does; all other finished jobs keep their results.
 
 Files that a rerunning job writes get a null ``st_mtime`` (initialize does the same for all
 written files): the rerun replaces them, and their readers rerun anyway, being downstream. When
@@ -33,10 +34,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from torc.client import TorcApi
-from torc.openapi_client.models import FileModel, JobModel, WorkflowStatusModel
+from torc.openapi_client.models import FileModel, FileMtime, JobModel, ReinitializeWorkflowRequest
 from torc.status import JobStatus
 from torc.workflow_ops.errors import WorkflowOpsError
-from torc.workflow_ops.files_on_disk import current_mtime, same_mtime, store_mtime
+from torc.workflow_ops.files_on_disk import current_mtime, same_mtime
 
 #: Statuses of jobs a worker holds: a new run_id would orphan them.
 ACTIVE_STATUSES = (JobStatus.PENDING.label, JobStatus.RUNNING.label)
@@ -235,18 +236,6 @@ def refuse_while_jobs_active(api: TorcApi, workflow_id: int, action: str) -> Non
         )
 
 
-def start_new_run(api: TorcApi, workflow_id: int) -> int:
-    """Bump ``run_id`` and clear the canceled flag; returns the new run id."""
-    status = api.workflows.get_workflow_status(workflow_id)
-    new = WorkflowStatusModel(
-        run_id=status.run_id + 1,
-        is_canceled=False,
-        is_archived=bool(status.is_archived),
-        has_detected_need_to_run_completion_script=False,
-    )
-    return api.workflows.update_workflow_status(workflow_id, new).run_id
-
-
 def reinitialize_workflow(
     api: TorcApi,
     workflow_id: int,
@@ -255,22 +244,25 @@ def reinitialize_workflow(
     force: bool = False,
     base_dir: str | os.PathLike | None = None,
 ) -> ReinitializeResult:
-    """Start a new run that reruns what changed (see the module doc); ``dry_run`` only plans."""
+    """Start a new run that reruns what changed (see the module doc); ``dry_run`` only plans.
+
+    The plan is made here, where the files are; applying it is one ``reinitialize_workflow``
+    request, one server transaction: either the new run starts with every reset in place, or
+    (another run started since the plan, jobs became active, a record vanished) nothing changes.
+    """
     if not dry_run and not force:
         refuse_while_jobs_active(api, workflow_id, "reinitialize")
     plan = plan_reinitialize(api, workflow_id, base_dir)
     if dry_run:
         return ReinitializeResult(plan, applied=False, run_id=plan.run_id)
-    run_id = start_new_run(api, workflow_id)
-    for update in plan.file_updates:
-        store_mtime(api, update.file, update.mtime)
-    previous = {rerun.job.id: rerun.job.status for rerun in plan.jobs_to_rerun}
-    for job_id in plan.reset_for_files:  # one request each: the API has no bulk status change
-        if previous.get(job_id) != JobStatus.UNINITIALIZED.label:
-            api.jobs.manage_status_change(job_id, JobStatus.UNINITIALIZED.label, run_id)
-    api.workflows.process_changed_job_inputs(workflow_id, dry_run=False)
-    placed = api.workflows.initialize_jobs(workflow_id, only_uninitialized=True, clear_ephemeral_user_data=False)
-    return ReinitializeResult(plan, applied=True, run_id=run_id, num_ready=placed.num_ready)
+    request = ReinitializeWorkflowRequest(
+        run_id=plan.run_id,
+        reset_job_ids=sorted(plan.reset_for_files),
+        file_mtimes=[FileMtime(file_id=update.file.id, st_mtime=update.mtime) for update in plan.file_updates],
+        force=force,
+    )
+    started = api.workflows.reinitialize_workflow(workflow_id, request)
+    return ReinitializeResult(plan, applied=True, run_id=started.run_id, num_ready=started.num_ready)
 
 
 def reset_workflow(

@@ -11,6 +11,34 @@ This can be used to construct the `OpenAPI.Clients.Client` instance.
 """
 basepath(::Type{ SystemApi }) = "http://localhost:8080/torc-service/v1"
 
+const _returntypes_get_server_stats_SystemApi = Dict{Regex,Type}(
+    Regex("^" * replace("200", "x"=>".") * "\$") => ServerStatsResponse,
+    Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
+)
+
+function _oacinternal_get_server_stats(_api::SystemApi; _mediaType=nothing)
+    _ctx = OpenAPI.Clients.Ctx(_api.client, "GET", _returntypes_get_server_stats_SystemApi, "/server_stats", [])
+    OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
+    OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? [] : [_mediaType])
+    return _ctx
+end
+
+@doc raw"""Activity of the server process that answers (additive).
+
+Params:
+
+Return: `ServerStatsResponse`, `OpenAPI.Clients.ApiResponse`
+"""
+function get_server_stats(_api::SystemApi; _mediaType=nothing)
+    _ctx = _oacinternal_get_server_stats(_api; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx)
+end
+
+function get_server_stats(_api::SystemApi, response_stream::Channel; _mediaType=nothing)
+    _ctx = _oacinternal_get_server_stats(_api; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx, response_stream)
+end
+
 const _returntypes_get_version_SystemApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => VersionResponse,
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
@@ -67,5 +95,6 @@ function ping(_api::SystemApi, response_stream::Channel; _mediaType=nothing)
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 
+export get_server_stats
 export get_version
 export ping

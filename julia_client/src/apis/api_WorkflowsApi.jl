@@ -866,6 +866,44 @@ function process_changed_job_inputs(_api::WorkflowsApi, response_stream::Channel
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 
+const _returntypes_reinitialize_workflow_WorkflowsApi = Dict{Regex,Type}(
+    Regex("^" * replace("200", "x"=>".") * "\$") => ReinitializeWorkflowResponse,
+    Regex("^" * replace("400", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("409", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("422", "x"=>".") * "\$") => DefaultErrorResponse,
+    Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
+)
+
+function _oacinternal_reinitialize_workflow(_api::WorkflowsApi, id::Int64, reinitialize_workflow_request::ReinitializeWorkflowRequest; _mediaType=nothing)
+    OpenAPI.validate_param("id", "reinitialize_workflow", :maximum, id, 2147483647, false)
+    OpenAPI.validate_param("id", "reinitialize_workflow", :minimum, id, 0, false)
+
+    _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_reinitialize_workflow_WorkflowsApi, "/workflows/{id}/reinitialize", [], reinitialize_workflow_request)
+    OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
+    OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
+    OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? ["application/json", ] : [_mediaType])
+    return _ctx
+end
+
+@doc raw"""Start a new run that reruns what changed, atomically (additive): record file times, reset the given jobs and the jobs whose inputs changed, and place them with everything downstream, in one transaction.
+
+Params:
+- `id`::`Int64` (required)
+- `reinitialize_workflow_request`::`ReinitializeWorkflowRequest` (required)
+
+Return: `ReinitializeWorkflowResponse`, `OpenAPI.Clients.ApiResponse`
+"""
+function reinitialize_workflow(_api::WorkflowsApi, id::Int64, reinitialize_workflow_request::ReinitializeWorkflowRequest; _mediaType=nothing)
+    _ctx = _oacinternal_reinitialize_workflow(_api, id, reinitialize_workflow_request; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx)
+end
+
+function reinitialize_workflow(_api::WorkflowsApi, response_stream::Channel, id::Int64, reinitialize_workflow_request::ReinitializeWorkflowRequest; _mediaType=nothing)
+    _ctx = _oacinternal_reinitialize_workflow(_api, id, reinitialize_workflow_request; _mediaType=_mediaType)
+    return OpenAPI.Clients.exec(_ctx, response_stream)
+end
+
 const _returntypes_reset_job_status_WorkflowsApi = Dict{Regex,Type}(
     Regex("^" * replace("200", "x"=>".") * "\$") => ResetJobStatusResponse,
     Regex("^" * replace("404", "x"=>".") * "\$") => DefaultErrorResponse,
@@ -1074,6 +1112,7 @@ export list_missing_user_data
 export list_required_existing_files
 export list_workflows
 export process_changed_job_inputs
+export reinitialize_workflow
 export reset_job_status
 export reset_workflow_status
 export sync_workflow_status

@@ -27,8 +27,9 @@ MAX_CLAIM_LIMIT = 10_000
 #: 8 EiB: the offered memory is compared in bytes with a 64-bit column.
 MAX_MEMORY_GB = 2**33 - 1
 WAIT_DOC = {
-    "description": f"Long poll: when nothing can be claimed, wait up to this many seconds (max {claims.MAX_WAIT_SECONDS:g}) "
-    "for work, returning as soon as jobs are claimed or the workflow completes or is canceled."
+    "description": f"Long poll: when nothing can be claimed, wait up to this many seconds (capped at {claims.DEFAULT_MAX_WAIT_SECONDS:g} "
+    "unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow "
+    "completes or is canceled."
 }
 
 wf_blp: Blueprint = workflows_blp
@@ -44,6 +45,29 @@ class InitializeJobsResponse(ApiSchema):
     workflow_id = fields.Integer(required=True)
     num_ready = fields.Integer(required=True)
     num_canceled = fields.Integer(required=True)
+
+
+class FileMtime(ApiSchema):
+    file_id = fields.Integer(required=True)
+    st_mtime = fields.Float(
+        required=True, allow_none=True,
+        metadata={"description": "Modification time to record; null: the file is absent, or a rerunning job rewrites it"},
+    )
+
+
+class ReinitializeWorkflowRequest(ApiSchema):
+    run_id = fields.Integer(required=True, metadata={"description": "The run the client planned against (409 if another run started since)"})
+    reset_job_ids = fields.List(
+        fields.Integer(), load_default=list,
+        metadata={"description": "Jobs to rerun because of their files (modified or new inputs, missing outputs); their dependents follow"},
+    )
+    file_mtimes = fields.List(fields.Nested(FileMtime), load_default=list, metadata={"description": "File times to record for the new run"})
+    force = fields.Boolean(load_default=False, metadata={"description": "Proceed while jobs are pending or running (their workers can no longer report)"})
+
+
+class ReinitializeWorkflowResponse(InitializeJobsResponse):
+    run_id = fields.Integer(required=True, metadata={"description": "The new run"})
+    reinitialized_jobs = fields.List(fields.String(), required=True, metadata={"description": "Jobs reset because their input fingerprint changed"})
 
 
 class CancelWorkflowResponse(ApiSchema):
@@ -213,6 +237,21 @@ def initialize_jobs(args, id):
     return _in_transaction(lifecycle.initialize_jobs, id, args["only_uninitialized"], args["clear_ephemeral_user_data"])
 
 
+@wf_blp.route("/workflows/<int:id>/reinitialize", methods=["POST"], endpoint="reinitialize_workflow")
+@wf_blp.arguments(ReinitializeWorkflowRequest)
+@wf_blp.response(200, ReinitializeWorkflowResponse)
+@wf_blp.alt_response(404, description="No such workflow")
+@wf_blp.alt_response(409, description="run_id is not current, or jobs are pending or running and force is false")
+@wf_blp.doc(
+    operationId="reinitialize_workflow",
+    summary="Start a new run that reruns what changed, atomically (additive): record file times, reset the given jobs and the jobs "
+    "whose inputs changed, and place them with everything downstream, in one transaction.",
+)
+def reinitialize_workflow(body, id):
+    mtimes = {item["file_id"]: item["st_mtime"] for item in body["file_mtimes"]}
+    return _in_transaction(lifecycle.reinitialize, id, body["run_id"], body["reset_job_ids"], mtimes, body["force"])
+
+
 @wf_blp.route("/workflows/<int:id>/cancel", methods=["PUT"], endpoint="cancel_workflow")
 @wf_blp.response(200, CancelWorkflowResponse)
 @wf_blp.alt_response(404, description="No such workflow")
@@ -331,7 +370,7 @@ def start_job(id, run_id, compute_node_id):
 @job_blp.arguments(ResultModel)
 @job_blp.response(200, JobModel)
 @job_blp.alt_response(404, description="No such job")
-@job_blp.alt_response(409, description="The job is not pending/running, or run_id is not current")
+@job_blp.alt_response(409, description="The job is not pending, running or pending_failed, or run_id is not current")
 @job_blp.doc(
     operationId="complete_job",
     summary="Record a job's result and final status; dependents are released (or canceled) at once.",

@@ -47,5 +47,7 @@ register_crud(
         list_response="ListFilesResponse",
         list_args=ListFilesArgs,
         filters=_filters,
+        # Deleting a file unlinks it from its readers; names, paths and mtimes are no job inputs.
+        changes_job_inputs=("delete",),
     ),
 )

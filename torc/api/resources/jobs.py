@@ -12,6 +12,7 @@ from torc.api.errors import unprocessable
 from torc.api.fields import JobStatusField
 from torc.db.connection import database_proxy, write_transaction
 from torc.db.models import Job, JobDependsOn, JobInputFile
+from torc.engine import cycles
 from torc.engine.creation import RELATIONSHIPS, SCALAR_REFERENCES, insert_jobs
 from torc.engine.sql import bulk_insert, in_chunks, rows
 
@@ -103,6 +104,8 @@ def _after_write(job: Job, extra: dict, created: bool) -> None:
     if job.id in (extra.get("depends_on_job_ids") or []):
         unprocessable("a job cannot depend on itself", "depends_on_job_ids")
     replace_relationships(job, extra)
+    if extra.get("depends_on_job_ids"):
+        cycles.check_job(job.id, job.workflow_id)
 
 
 def _filters(query, args):
@@ -140,6 +143,7 @@ CRUD = Crud(
     prepare=_prepare,
     after_write=_after_write,
     decorate=attach_relationships,
+    changes_job_inputs=("update", "delete"),  # creation goes through insert_jobs
 )
 register_crud(blp, CRUD)
 

@@ -52,6 +52,8 @@ CRUD = Crud(
     list_response="ListUserDataResponse",
     list_args=ListUserDataArgs,
     filters=_filters,
+    # Contents and links are inputs of the jobs that read the data.
+    changes_job_inputs=("create", "update", "delete"),
 )
 register_crud(blp, CRUD)
 

@@ -17,12 +17,12 @@ from torc.api.errors import conflict, not_found, unprocessable
 from torc.api.fields import JsonIntListText, JsonObjectText
 from torc.db.connection import write_transaction
 from torc.db.models import ComputeNode, Job, WorkflowAction
+from torc.engine import actions
 
 blp = Blueprint("workflow_actions", __name__, url_prefix=BASE_PATH, description="Actions fired by workflow triggers")
 
 TRIGGER_TYPES = ["on_workflow_start", "on_workflow_complete", "on_jobs_ready", "on_jobs_complete", "on_worker_start", "on_worker_complete"]
 ACTION_TYPES = ["run_commands", "schedule_nodes"]
-JOB_TRIGGERS = {"on_jobs_ready", "on_jobs_complete"}
 
 
 class WorkflowActionModel(ApiSchema):
@@ -85,12 +85,10 @@ def create_workflow_action(data, id):
         unprocessable(f"differs from the path's workflow {id}", "workflow_id")
     with write_transaction():
         workflow_or_404(id)
-        job_ids = json.loads(data["job_ids"]) if data.get("job_ids") else []
+        job_ids = json.loads(data.pop("job_ids") or "[]") if "job_ids" in data else []
         check_references({"job_ids": Job}, {"job_ids": job_ids}, id)
-        # Job triggers fire once per listed job; the others once.
-        data.setdefault("required_triggers", max(1, len(job_ids)) if data["trigger_type"] in JOB_TRIGGERS else 1)
-        action = WorkflowAction.create(**data)
-    return action
+        data.pop("workflow_id")
+        return actions.create_action(id, data, job_ids)
 
 
 @blp.route("/workflows/<int:id>/actions", methods=["GET"], endpoint="get_workflow_actions")

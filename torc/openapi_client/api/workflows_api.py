@@ -38,6 +38,8 @@ from torc.openapi_client.models.list_missing_user_data_response import ListMissi
 from torc.openapi_client.models.list_required_existing_files_response import ListRequiredExistingFilesResponse
 from torc.openapi_client.models.list_workflows_response import ListWorkflowsResponse
 from torc.openapi_client.models.process_changed_job_inputs_response import ProcessChangedJobInputsResponse
+from torc.openapi_client.models.reinitialize_workflow_request import ReinitializeWorkflowRequest
+from torc.openapi_client.models.reinitialize_workflow_response import ReinitializeWorkflowResponse
 from torc.openapi_client.models.reset_job_status_response import ResetJobStatusResponse
 from torc.openapi_client.models.reset_workflow_status_response import ResetWorkflowStatusResponse
 from torc.openapi_client.models.sync_status_response import SyncStatusResponse
@@ -332,7 +334,7 @@ class WorkflowsApi:
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         limit: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_nodes_resources: ComputeNodesResources,
-        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
+        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
@@ -359,7 +361,7 @@ class WorkflowsApi:
         :type limit: int
         :param compute_nodes_resources: (required)
         :type compute_nodes_resources: ComputeNodesResources
-        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
+        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
@@ -430,7 +432,7 @@ class WorkflowsApi:
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         limit: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_nodes_resources: ComputeNodesResources,
-        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
+        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
@@ -457,7 +459,7 @@ class WorkflowsApi:
         :type limit: int
         :param compute_nodes_resources: (required)
         :type compute_nodes_resources: ComputeNodesResources
-        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
+        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
@@ -528,7 +530,7 @@ class WorkflowsApi:
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         limit: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
         compute_nodes_resources: ComputeNodesResources,
-        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
+        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
@@ -555,7 +557,7 @@ class WorkflowsApi:
         :type limit: int
         :param compute_nodes_resources: (required)
         :type compute_nodes_resources: ComputeNodesResources
-        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
+        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
@@ -727,7 +729,7 @@ class WorkflowsApi:
     def claim_next_jobs(
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
-        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
+        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
@@ -749,7 +751,7 @@ class WorkflowsApi:
 
         :param id: (required)
         :type id: int
-        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
+        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
@@ -812,7 +814,7 @@ class WorkflowsApi:
     def claim_next_jobs_with_http_info(
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
-        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
+        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
@@ -834,7 +836,7 @@ class WorkflowsApi:
 
         :param id: (required)
         :type id: int
-        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
+        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
@@ -897,7 +899,7 @@ class WorkflowsApi:
     def claim_next_jobs_without_preload_content(
         self,
         id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
-        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
+        wait_seconds: Annotated[Optional[Union[Annotated[float, Field(strict=True, ge=0.0)], Annotated[int, Field(strict=True, ge=0)]]], Field(description="Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.")] = None,
         compute_node_id: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]], Field(description="The claiming worker (recorded on the jobs)")] = None,
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         limit: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = None,
@@ -919,7 +921,7 @@ class WorkflowsApi:
 
         :param id: (required)
         :type id: int
-        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (max 60) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
+        :param wait_seconds: Long poll: when nothing can be claimed, wait up to this many seconds (capped at 60 unless the server sets TORC_MAX_CLAIM_WAIT_SECONDS) for work, returning as soon as jobs are claimed or the workflow completes or is canceled.
         :type wait_seconds: float
         :param compute_node_id: The claiming worker (recorded on the jobs)
         :type compute_node_id: int
@@ -6432,6 +6434,306 @@ class WorkflowsApi:
         return self.api_client.param_serialize(
             method='POST',
             resource_path='/workflows/{id}/process_changed_job_inputs',
+            path_params=_path_params,
+            query_params=_query_params,
+            header_params=_header_params,
+            body=_body_params,
+            post_params=_form_params,
+            files=_files,
+            auth_settings=_auth_settings,
+            collection_formats=_collection_formats,
+            _host=_host,
+            _request_auth=_request_auth
+        )
+
+
+
+
+    @validate_call
+    def reinitialize_workflow(
+        self,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        reinitialize_workflow_request: ReinitializeWorkflowRequest,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> ReinitializeWorkflowResponse:
+        """Start a new run that reruns what changed, atomically (additive): record file times, reset the given jobs and the jobs whose inputs changed, and place them with everything downstream, in one transaction.
+
+
+        :param id: (required)
+        :type id: int
+        :param reinitialize_workflow_request: (required)
+        :type reinitialize_workflow_request: ReinitializeWorkflowRequest
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._reinitialize_workflow_serialize(
+            id=id,
+            reinitialize_workflow_request=reinitialize_workflow_request,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "ReinitializeWorkflowResponse",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
+            'default': "DefaultErrorResponse",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        ).data
+
+
+    @validate_call
+    def reinitialize_workflow_with_http_info(
+        self,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        reinitialize_workflow_request: ReinitializeWorkflowRequest,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> ApiResponse[ReinitializeWorkflowResponse]:
+        """Start a new run that reruns what changed, atomically (additive): record file times, reset the given jobs and the jobs whose inputs changed, and place them with everything downstream, in one transaction.
+
+
+        :param id: (required)
+        :type id: int
+        :param reinitialize_workflow_request: (required)
+        :type reinitialize_workflow_request: ReinitializeWorkflowRequest
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._reinitialize_workflow_serialize(
+            id=id,
+            reinitialize_workflow_request=reinitialize_workflow_request,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "ReinitializeWorkflowResponse",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
+            'default': "DefaultErrorResponse",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        )
+
+
+    @validate_call
+    def reinitialize_workflow_without_preload_content(
+        self,
+        id: Annotated[int, Field(le=2147483647, strict=True, ge=0)],
+        reinitialize_workflow_request: ReinitializeWorkflowRequest,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> RESTResponseType:
+        """Start a new run that reruns what changed, atomically (additive): record file times, reset the given jobs and the jobs whose inputs changed, and place them with everything downstream, in one transaction.
+
+
+        :param id: (required)
+        :type id: int
+        :param reinitialize_workflow_request: (required)
+        :type reinitialize_workflow_request: ReinitializeWorkflowRequest
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._reinitialize_workflow_serialize(
+            id=id,
+            reinitialize_workflow_request=reinitialize_workflow_request,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "ReinitializeWorkflowResponse",
+            '400': "DefaultErrorResponse",
+            '404': "DefaultErrorResponse",
+            '409': "DefaultErrorResponse",
+            '422': "DefaultErrorResponse",
+            'default': "DefaultErrorResponse",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        return response_data.response
+
+
+    def _reinitialize_workflow_serialize(
+        self,
+        id,
+        reinitialize_workflow_request,
+        _request_auth,
+        _content_type,
+        _headers,
+        _host_index,
+    ) -> RequestSerialized:
+
+        _host = None
+
+        _collection_formats: Dict[str, str] = {
+        }
+
+        _path_params: Dict[str, str] = {}
+        _query_params: List[Tuple[str, str]] = []
+        _header_params: Dict[str, Optional[str]] = _headers or {}
+        _form_params: List[Tuple[str, str]] = []
+        _files: Dict[
+            str, Union[str, bytes, List[str], List[bytes], List[Tuple[str, bytes]]]
+        ] = {}
+        _body_params: Optional[bytes] = None
+
+        # process the path parameters
+        if id is not None:
+            _path_params['id'] = id
+        # process the query parameters
+        # process the header parameters
+        # process the form parameters
+        # process the body parameter
+        if reinitialize_workflow_request is not None:
+            _body_params = reinitialize_workflow_request
+
+
+        # set the HTTP header `Accept`
+        if 'Accept' not in _header_params:
+            _header_params['Accept'] = self.api_client.select_header_accept(
+                [
+                    'application/json'
+                ]
+            )
+
+        # set the HTTP header `Content-Type`
+        if _content_type:
+            _header_params['Content-Type'] = _content_type
+        else:
+            _default_content_type = (
+                self.api_client.select_header_content_type(
+                    [
+                        'application/json'
+                    ]
+                )
+            )
+            if _default_content_type is not None:
+                _header_params['Content-Type'] = _default_content_type
+
+        # authentication setting
+        _auth_settings: List[str] = [
+        ]
+
+        return self.api_client.param_serialize(
+            method='POST',
+            resource_path='/workflows/{id}/reinitialize',
             path_params=_path_params,
             query_params=_query_params,
             header_params=_header_params,

@@ -33,6 +33,7 @@ from torc.openapi_client.models.delete_count_response import DeleteCountResponse
 from torc.openapi_client.models.event_model import EventModel
 from torc.openapi_client.models.failure_handler_model import FailureHandlerModel
 from torc.openapi_client.models.file_model import FileModel
+from torc.openapi_client.models.file_mtime import FileMtime
 from torc.openapi_client.models.get_ready_job_requirements_response import GetReadyJobRequirementsResponse
 from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse
 from torc.openapi_client.models.is_complete_response import IsCompleteResponse
@@ -68,12 +69,15 @@ from torc.openapi_client.models.local_scheduler_model import LocalSchedulerModel
 from torc.openapi_client.models.pagination_metadata import PaginationMetadata
 from torc.openapi_client.models.ping_response import PingResponse
 from torc.openapi_client.models.process_changed_job_inputs_response import ProcessChangedJobInputsResponse
+from torc.openapi_client.models.reinitialize_workflow_request import ReinitializeWorkflowRequest
+from torc.openapi_client.models.reinitialize_workflow_response import ReinitializeWorkflowResponse
 from torc.openapi_client.models.remote_worker_model import RemoteWorkerModel
 from torc.openapi_client.models.reset_job_status_response import ResetJobStatusResponse
 from torc.openapi_client.models.reset_workflow_status_response import ResetWorkflowStatusResponse
 from torc.openapi_client.models.resource_requirements_model import ResourceRequirementsModel
 from torc.openapi_client.models.result_model import ResultModel
 from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel
+from torc.openapi_client.models.server_stats_response import ServerStatsResponse
 from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel
 from torc.openapi_client.models.spec_action import SpecAction
 from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler
