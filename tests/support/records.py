@@ -32,6 +32,8 @@ def seed_every_kind(http: requests.Session, base: str) -> dict[str, int | str]:
                 {"name": "b", "command": "true", "depends_on": ["a"], "input_files": ["out"], "output_user_data": ["summary"]},
             ],
             "actions": [{"trigger_type": "on_workflow_start", "action_type": "run_commands",
+                         "action_config": {"commands": ["true"]}},
+                        {"trigger_type": "on_jobs_complete", "action_type": "run_commands", "jobs": ["b"],
                          "action_config": {"commands": ["true"]}}],
         },
     )
