@@ -33,7 +33,7 @@ def seed_every_kind(http: requests.Session, base: str) -> dict[str, int | str]:
             ],
             "actions": [{"trigger_type": "on_workflow_start", "action_type": "run_commands",
                          "action_config": {"commands": ["true"]}},
-                        {"trigger_type": "on_jobs_complete", "action_type": "run_commands", "jobs": ["b"],
+                        {"trigger_type": "on_jobs_complete", "action_type": "run_commands", "job_names": ["b"],
                          "action_config": {"commands": ["true"]}}],
         },
     )
