@@ -104,3 +104,37 @@ def test_worker_frozen_past_its_lease_stops_its_job_and_reports_nothing(tmp_path
         assert sorted(completed) == sorted(j.id for j in jobs_by_name(url, wf).values())
         assert set(results_per_attempt(url, wf).values()) == {1}, "an attempt has more than one result"
         assert attempts.read_text().split() == ["start1", "start2", "end2"]
+
+
+def test_failed_job_becomes_pending_failed_when_the_workflow_asks(api_url, tmp_path):
+    jobs = [job("bad", "exit 4"), job("after", "true", depends_on=["bad"])]
+    wf = create_workflow(api_url, jobs, workflow={"use_pending_failed": True})
+    run = run_torc(api_url, "run", wf, "-o", tmp_path / "out", "--poll-interval", "0.2", "--idle-timeout", "1", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    by_name = jobs_by_name(api_url, wf)
+    assert by_name["bad"].status == "pending_failed"
+    assert results_by_job(api_url, wf)[by_name["bad"].id].return_code == 4
+
+
+def test_worker_exits_after_its_idle_timeout(api_url, tmp_path):
+    """A worker told to ignore completion waits for new work, and gives up after --idle-timeout."""
+    wf = create_workflow(api_url, [job("only", "true")], workflow={"compute_node_ignore_workflow_completion": True})
+    started = time.monotonic()
+    run = run_torc(api_url, "run", wf, "-o", tmp_path / "out", "--poll-interval", "0.2", "--idle-timeout", "2", cwd=tmp_path, timeout=60)
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stderr
+    assert jobs_by_name(api_url, wf)["only"].status == "completed"
+    assert 2 <= elapsed < 25, elapsed
+    assert "no work for 2 s" in next((tmp_path / "out").glob("job_runner_*.log")).read_text()
+
+
+def test_worker_stops_its_jobs_and_exits_when_the_workflow_is_canceled(api_url, tmp_path):
+    wf = create_workflow(api_url, [job("long", "echo started > started.txt; sleep 60")])
+    worker = subprocess.Popen(torc_command(api_url, "run", wf, "-o", tmp_path / "out", *FAST), cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "started.txt").exists():
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.05)
+    make_api(api_url).workflows.cancel_workflow(wf)
+    assert worker.wait(timeout=30) == 0, worker.stderr.read()
+    assert jobs_by_name(api_url, wf)["long"].status == "canceled"
