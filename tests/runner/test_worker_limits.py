@@ -2,12 +2,13 @@
 environment, and a worker frozen past its lease."""
 
 import collections
+import datetime as dt
 import os
 import signal
 import subprocess
 import time
 
-from tests.runner.support import create_workflow, jobs_by_name, results_by_job, run_torc, torc_command
+from tests.runner.support import create_workflow, fake_nvidia_smi, jobs_by_name, results_by_job, run_torc, torc_command
 from tests.support.servers import ServerProcess
 from torc.client import make_api
 
@@ -24,16 +25,13 @@ def results_per_attempt(url, wf) -> collections.Counter:
 
 def test_preset_cuda_visible_devices_gives_jobs_the_physical_ids(api_url, tmp_path):
     """A worker started with GPUs 2,3 (e.g. by Slurm) hands out 2 and 3, never 0 or 1."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "nvidia-smi"
-    fake.write_text("#!/bin/sh\nprintf '0\\n1\\n2\\n3\\n'\n")
-    fake.chmod(0o755)
-    rr = [{"name": "gpu", "num_cpus": 1, "num_gpus": 1, "memory": "1m"}]
-    jobs = [job(f"g{i}", 'echo "$CUDA_VISIBLE_DEVICES" > gpu_$TORC_JOB_NAME.txt; sleep 0.3', resource_requirements="gpu") for i in range(3)]
-    jobs.append(job("cpu_only", 'echo "[$CUDA_VISIBLE_DEVICES]" > cpu_only.txt'))
-    wf = create_workflow(api_url, jobs, resource_requirements=rr)
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CUDA_VISIBLE_DEVICES": "2,3"}
+    gpu_job = {"command": 'echo "$CUDA_VISIBLE_DEVICES" > gpu_$TORC_JOB_NAME.txt; sleep 0.3', "resource_requirements": "gpu"}
+    wf = create_workflow(
+        api_url,
+        [*({"name": f"g{i}", **gpu_job} for i in range(3)), job("cpu_only", 'echo "[$CUDA_VISIBLE_DEVICES]" > cpu_only.txt')],
+        resource_requirements=[{"name": "gpu", "num_cpus": 1, "num_gpus": 1, "memory": "1m"}],
+    )
+    env = {**fake_nvidia_smi(tmp_path, 4), "CUDA_VISIBLE_DEVICES": "2,3"}
     run = run_torc(api_url, "run", wf, "--num-cpus", 4, "--memory-gb", 4, "-o", tmp_path / "out", *FAST, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
     assert next(make_api(api_url).iter_compute_nodes(wf)).num_gpus == 2
@@ -58,17 +56,21 @@ def test_runtime_overrun_kill_is_opt_in_and_escalates_to_sigkill(api_url, tmp_pa
 
 def test_hanging_recovery_script_is_killed_at_the_timeout(api_url, tmp_path):
     handler = {"name": "stuck", "rules": [{"exit_codes": [9], "max_retries": 2, "recovery_script": "echo $TORC_RETURN_CODE > code.txt; sleep 60"}]}
-    jobs = [job("broken", "exit 9", failure_handler="stuck"), job("bystander", "sleep 0.2")]
+    jobs = [job("broken", "exit 9", failure_handler="stuck"), job("bystander", "sleep 0.3"), job("follower", "true", depends_on=["bystander"])]
     wf = create_workflow(api_url, jobs, failure_handlers=[handler])
     started = time.monotonic()
-    run = run_torc(api_url, "run", wf, "--script-timeout", "1", "-o", tmp_path / "out", *FAST, cwd=tmp_path, timeout=60)
+    run = run_torc(api_url, "run", wf, "--script-timeout", "3", "-o", tmp_path / "out", *FAST, cwd=tmp_path, timeout=60)
     assert run.returncode == 0, run.stderr
     assert time.monotonic() - started < 30
     by_name = jobs_by_name(api_url, wf)
-    assert by_name["bystander"].status == "completed"
+    assert by_name["bystander"].status == by_name["follower"].status == "completed"
     assert by_name["broken"].status == "failed"
-    result = results_by_job(api_url, wf)[by_name["broken"].id]
-    assert "recovery script timed out after 1 s" in result.message
+    results = results_by_job(api_url, wf)
+    result = results[by_name["broken"].id]
+    assert "recovery script timed out after 3 s" in result.message
+    # The worker kept going while the script hung: the follower ended before the script was killed.
+    follower_end = dt.datetime.fromisoformat(results[by_name["follower"].id].completion_time)
+    assert follower_end < dt.datetime.fromisoformat(result.completion_time) - dt.timedelta(seconds=1.5)
     assert (tmp_path / "code.txt").read_text().strip() == "9"
     assert set(results_per_attempt(api_url, wf).values()) == {1}
 

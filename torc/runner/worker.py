@@ -101,6 +101,8 @@ class JobRunner:
         self.claim_thread: threading.Thread | None = None
         self.claimed_in_background: list = []
         self.reports: list[tuple] = []  # (job, status, return code, message, result) not yet sent
+        self.recoveries: set[threading.Thread] = set()  # recovery scripts running off the loop
+        self.recovery_reports: list[tuple] = []  # _report arguments queued by recovery threads
         self.stats = {"completed": 0, "failed": 0, "retried": 0, "terminated": 0, "canceled": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -243,10 +245,10 @@ class JobRunner:
                     self._terminate_all("canceled")
                     return
                 self._run_actions(["on_jobs_ready", "on_jobs_complete", "on_workflow_complete"])
-                if state.is_complete and not self.running and not self.queued and not self.workflow.compute_node_ignore_workflow_completion:
+                if state.is_complete and not self.running and not self.queued and not self.recoveries and not self.workflow.compute_node_ignore_workflow_completion:
                     logger.info("workflow %s is complete", self.workflow_id)
                     return
-            if self.running or started:
+            if self.running or started or self.recoveries:
                 idle_since = time.time()
             elif time.time() - idle_since >= idle_timeout:
                 logger.info("no work for %.0f s: exiting", idle_timeout)
@@ -455,6 +457,9 @@ class JobRunner:
             return  # the jobs belong to other workers now; shutdown stops what still runs
         with self.lock:
             finished, self.finished = self.finished, []
+            recovered, self.recovery_reports = self.recovery_reports, []
+        for report in recovered:
+            self._report(*report)
         for process in finished:
             with self.lock:
                 _, reservation = self.running.pop(process.job_id)
@@ -567,22 +572,47 @@ class JobRunner:
         if not may_retry(rule, job.attempt_id):
             return False
         script = rule.get("recovery_script")
-        if script:
+        if not script:
+            self._send_retry(job, code, message, usage, process.exec_minutes)
+            return True
+        recovery = threading.Thread(
+            target=self._recover, args=(job, code, message, usage, process.exec_minutes, script), name=f"recovery-{job.id}", daemon=True
+        )
+        with self.lock:
+            self.recoveries.add(recovery)
+        recovery.start()
+        return True
+
+    def _recover(self, job, code: int, message: str | None, usage, exec_minutes: float, script: str) -> None:
+        """Off the loop, so that a slow or hanging recovery script holds up no other job: run the
+        script (bounded by ``--script-timeout``), then retry the job or have the loop fail it."""
+        try:
             env = {**self._job_env(job, []), "TORC_RETURN_CODE": str(code)}
             log = self.out / "job_stdio" / f"recovery_wf{self.workflow_id}_j{job.id}_r{self.run_id}_a{job.attempt_id}.log"
             with open(log, "wb") as out:
                 _, problem = run_script(script, self.config.cwd, env, self.config.script_timeout_seconds, out)
             if problem:
                 logger.error("recovery script of job %s %s (output: %s)", job.id, problem, log)
-                self._report(job, "failed", code, f"{message or 'failed'}; recovery script {problem}", usage, process.exec_minutes)
-                return True
-        # One result per attempt: the retried attempt's is written only once no other can be.
+                with self.lock:
+                    self.recovery_reports.append((job, "failed", code, f"{message or 'failed'}; recovery script {problem}", usage, exec_minutes))
+            elif self._lease_held():
+                self._send_retry(job, code, message, usage, exec_minutes)
+        except Exception as exc:  # noqa: BLE001 - the loop must learn of the end either way
+            logger.error("recovery of job %s failed: %s", job.id, describe_error(exc))
+            with self.lock:
+                self.recovery_reports.append((job, "failed", code, f"{message or 'failed'}; recovery failed: {exc}", usage, exec_minutes))
+        finally:
+            with self.lock:
+                self.recoveries.discard(threading.current_thread())
+            self.wake.set()
+
+    def _send_retry(self, job, code: int, message: str | None, usage, exec_minutes: float) -> None:
+        """Record the failed attempt's one result and send the job back to ready as the next attempt."""
         note = "; ".join(filter(None, [message, f"retrying (attempt {job.attempt_id + 1})"]))
-        self.api.results.create_result(self._result(job, "failed", code, note, usage, process.exec_minutes))
+        self.api.results.create_result(self._result(job, "failed", code, note, usage, exec_minutes))
         self.api.jobs.retry_job(job.id, self.run_id)
         self.stats["retried"] += 1
         logger.info("job %s (%s) failed with %s: retried as attempt %s", job.id, job.name, code, job.attempt_id + 1)
-        return True
 
     def _file(self, file_id: int):
         if file_id not in self.files:
@@ -660,6 +690,11 @@ class JobRunner:
             return
         if self.running:
             self._terminate_all(self.stop_reason or "stopped")
+        with self.lock:
+            recoveries = list(self.recoveries)
+        for recovery in recoveries:
+            recovery.join(self.config.script_timeout_seconds + 10)
+        self._reap()
         self._send_reports()
         while self.queued:
             self._hand_back(self.queued.popleft())
