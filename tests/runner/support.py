@@ -54,3 +54,13 @@ def max_overlap(spans) -> int:
         current += delta
         best = max(best, current)
     return best
+
+
+def fake_nvidia_smi(tmp_path, num_gpus: int) -> dict:
+    """Put an ``nvidia-smi`` that lists ``num_gpus`` GPUs on PATH; return the environment to use."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "nvidia-smi"
+    fake.write_text("#!/bin/sh\n" + "".join(f"echo {i}\n" for i in range(num_gpus)))
+    fake.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}"}

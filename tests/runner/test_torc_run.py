@@ -11,6 +11,7 @@ import pytest
 
 from tests.runner.support import (
     create_workflow,
+    fake_nvidia_smi,
     intervals,
     jobs_by_name,
     max_overlap,
@@ -67,16 +68,11 @@ def test_packing_respects_cpus_and_memory(api_url, tmp_path):
 
 
 def test_gpu_pinning_with_a_fake_nvidia_smi(api_url, tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "nvidia-smi"
-    fake.write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
-    fake.chmod(0o755)
+    env = fake_nvidia_smi(tmp_path, 2)
     rr = [{"name": "gpu", "num_cpus": 1, "num_gpus": 1, "memory": "1m"}]
     jobs = [job(f"g{i}", "echo \"$CUDA_VISIBLE_DEVICES $(date +%s.%N)\" > gpu_$TORC_JOB_NAME.txt; sleep 0.5", resource_requirements="gpu") for i in range(4)]
     jobs.append(job("cpu_only", "echo \"[$CUDA_VISIBLE_DEVICES]\" > cpu_only.txt"))
     wf = create_workflow(api_url, jobs, resource_requirements=rr)
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
     run = run_torc(api_url, "run", wf, "--num-cpus", 8, "--memory-gb", 8, "-o", tmp_path / "out", *FAST, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
     node = next(make_api(api_url).iter_compute_nodes(wf))

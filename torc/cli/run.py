@@ -39,7 +39,8 @@ def worker_options(command):
         click.option("--heartbeat-interval", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between lease renewals."),
         click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(min=1), help="The server requeues this worker's jobs if it misses its heartbeats this long."),
         click.option("--termination-grace", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds SIGTERMed jobs get before SIGKILL."),
-        click.option("--kill-on-runtime-exceeded", is_flag=True, help="SIGTERM jobs that run longer than their runtime requirement."),
+        click.option("--kill-on-runtime-exceeded", is_flag=True, help="SIGTERM jobs that run longer than their runtime requirement (SIGKILL after --termination-grace)."),
+        click.option("--script-timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Seconds a recovery script or action command may run before it is killed."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -53,7 +54,7 @@ def check_worker_options(max_parallel_jobs=None, prefetch=0, **_) -> None:
 
 
 def runner_config(output_dir, num_cpus, memory_gb, num_gpus, max_parallel_jobs, poll_interval, idle_timeout,
-                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, prefetch=0, end_time=None) -> RunnerConfig:
+                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, script_timeout=600.0, prefetch=0, end_time=None) -> RunnerConfig:
     check_worker_options(max_parallel_jobs, prefetch)
     return RunnerConfig(
         output_dir=Path(output_dir),
@@ -67,6 +68,7 @@ def runner_config(output_dir, num_cpus, memory_gb, num_gpus, max_parallel_jobs, 
         lease_seconds=lease_seconds,
         termination_grace_seconds=termination_grace,
         kill_on_runtime_exceeded=kill_on_runtime_exceeded,
+        script_timeout_seconds=script_timeout,
     )
 
 

@@ -90,6 +90,16 @@ class TorcApi:
     def url(self) -> str:
         return self.api_client.configuration.host
 
+    def new_connection(self) -> "TorcApi":
+        """Another ``TorcApi`` to the same server with the same credentials and retry policy, but
+        its own connection pool: a thread that must never wait behind others (the heartbeat) uses it."""
+        source = self.api_client
+        client = TorcApiClient(source.configuration, retry=source.retry, check_version=False)
+        client.user_agent = source.user_agent
+        for header, value in source.default_headers.items():
+            client.set_default_header(header, value)
+        return TorcApi(client)
+
     def close(self) -> None:
         """Close the pooled connections."""
         self.api_client.rest_client.pool_manager.clear()

@@ -26,6 +26,7 @@ class JobProcess:
         self.started_at = 0.0
         self.ended_at = 0.0
         self.signal_sent: int | None = None
+        self.signaled_at = 0.0
 
     def start(self, on_exit) -> int:
         """Start the job; ``on_exit(self)`` is called from a waiter thread when it ends."""
@@ -70,6 +71,7 @@ class JobProcess:
         if not self.running:
             return
         self.signal_sent = sig
+        self.signaled_at = time.time()
         try:
             os.killpg(self.process.pid, sig)
         except ProcessLookupError:

@@ -1,6 +1,7 @@
 """What a worker offers: CPUs, memory and GPUs, detected or given on the command line."""
 
 import logging
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -37,9 +38,23 @@ def detect_gpus() -> list[int]:
         return []
 
 
+def visible_gpus(environ=os.environ) -> list[int]:
+    """The GPUs this worker may hand out: the ids in a pre-set ``CUDA_VISIBLE_DEVICES`` (a Slurm
+    allocation that gave the worker GPUs 2,3 means jobs get 2 and 3, not 0 and 1), else all
+    that ``nvidia-smi`` lists."""
+    preset = environ.get("CUDA_VISIBLE_DEVICES")
+    if preset is None:
+        return detect_gpus()
+    try:
+        return [int(part) for part in preset.split(",") if part.strip()]
+    except ValueError:
+        logger.warning("CUDA_VISIBLE_DEVICES=%r is not a list of GPU indices; assuming no GPUs", preset)
+        return []
+
+
 def detect(num_cpus: int | None = None, memory_gb: float | None = None, num_gpus: int | None = None) -> Resources:
     """Given values win; the rest is detected (all CPUs, available memory, all GPUs)."""
-    gpus = detect_gpus()
+    gpus = visible_gpus()
     if num_gpus is not None:
         gpus = gpus[:num_gpus] if len(gpus) >= num_gpus else list(range(num_gpus))
     return Resources(

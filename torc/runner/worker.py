@@ -17,7 +17,6 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from torc.runner.gpus import GpuPool
 from torc.runner.job_process import JobProcess
 from torc.runner.monitor import ResourceMonitor
 from torc.runner.resources import Resources
+from torc.runner.scripts import run_script
 from torc.runner.watchdog import Watchdog
 from torc.units import format_duration, parse_duration_seconds, parse_memory_bytes
 
@@ -67,6 +67,8 @@ class RunnerConfig:
     lease_seconds: float = 60.0
     termination_grace_seconds: float = 10.0
     kill_on_runtime_exceeded: bool = False
+    #: Seconds a recovery script or action command may run before it is killed.
+    script_timeout_seconds: float = 600.0
     cwd: str = field(default_factory=os.getcwd)
 
 
@@ -90,6 +92,7 @@ class JobRunner:
         self.lock = threading.Lock()
         self.stop_reason: str | None = None
         self.lost = False
+        self.renewed_at = time.monotonic()
         self.node_id: int | None = None
         self.executed_persistent: set[int] = set()
         self.requirements: dict[int, object] = {}
@@ -98,6 +101,8 @@ class JobRunner:
         self.claim_thread: threading.Thread | None = None
         self.claimed_in_background: list = []
         self.reports: list[tuple] = []  # (job, status, return code, message, result) not yet sent
+        self.recoveries: set[threading.Thread] = set()  # recovery scripts running off the loop
+        self.recovery_reports: list[tuple] = []  # _report arguments queued by recovery threads
         self.stats = {"completed": 0, "failed": 0, "retried": 0, "terminated": 0, "canceled": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -110,6 +115,8 @@ class JobRunner:
         (self.out / "job_stdio").mkdir(parents=True, exist_ok=True)
         self.monitor = self._make_monitor()
         self.watchdog = Watchdog()
+        # The heartbeat has its own connection so that a busy main loop never delays a renewal.
+        self.heartbeat_api = self.api.new_connection()
         self._register()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if threading.current_thread() is threading.main_thread() else {}
         heartbeat = threading.Thread(target=self._heartbeats, name="torc-heartbeat", daemon=True)
@@ -155,26 +162,44 @@ class JobRunner:
         )
         self.node_id = node.id
         self.started = time.time()
-        self.api.compute_nodes.heartbeat_compute_node(self.node_id, lease_seconds=self.config.lease_seconds)
+        self._renew_lease()
         self.env.worker_started(self.api, self.workflow_id, self.node_id)
         logger.info("compute node %s registered for workflow %s: %s CPUs, %.1f GB, GPUs %s", self.node_id, self.workflow_id, res.num_cpus, res.memory_gb, res.gpu_ids)
 
     def _heartbeats(self) -> None:
         while self.stop_reason is None:
             time.sleep(self.config.heartbeat_interval)
-            if self.stop_reason is not None:
+            if self.stop_reason is not None or not self._renew_lease():
                 return
-            try:
-                self.api.compute_nodes.heartbeat_compute_node(self.node_id, lease_seconds=self.config.lease_seconds)
-            except ApiException as exc:
-                if exc.status == 409:
-                    logger.error("the server declared this worker lost: %s", describe_error(exc))
-                    self.lost = True
-                    self._request_stop("lease lost")
-                    return
+
+    def _renew_lease(self) -> bool:
+        """Renew the lease; False once the server has declared this worker lost (its jobs were
+        handed to others, so this worker must stop them and report nothing)."""
+        if self.lost:
+            return False
+        try:
+            self.heartbeat_api.compute_nodes.heartbeat_compute_node(self.node_id, lease_seconds=self.config.lease_seconds)
+            self.renewed_at = time.monotonic()
+        except ApiException as exc:
+            if exc.status != 409:
                 logger.warning("heartbeat failed: %s", describe_error(exc))
-            except Exception as exc:  # noqa: BLE001 - keep heartbeating through outages
-                logger.warning("heartbeat failed: %s", exc)
+                return True
+            logger.error("the server declared this worker lost: %s", describe_error(exc))
+            self.lost = True
+            self._request_stop("lease lost")
+            return False
+        except Exception as exc:  # noqa: BLE001 - keep heartbeating through outages
+            logger.warning("heartbeat failed: %s", exc)
+        return True
+
+    def _lease_held(self) -> bool:
+        """Before acting on its jobs' results: a worker that was frozen (SIGSTOP, a stalled VM)
+        longer than a heartbeat interval first checks with the server that its lease still holds."""
+        if self.lost:
+            return False
+        if time.monotonic() - self.renewed_at <= 2 * self.config.heartbeat_interval:
+            return True
+        return self._renew_lease()
 
     def _on_signal(self, signum, _frame) -> None:
         logger.warning("received %s: terminating running jobs", signal.Signals(signum).name)
@@ -220,10 +245,10 @@ class JobRunner:
                     self._terminate_all("canceled")
                     return
                 self._run_actions(["on_jobs_ready", "on_jobs_complete", "on_workflow_complete"])
-                if state.is_complete and not self.running and not self.queued and not self.workflow.compute_node_ignore_workflow_completion:
+                if state.is_complete and not self.running and not self.queued and not self.recoveries and not self.workflow.compute_node_ignore_workflow_completion:
                     logger.info("workflow %s is complete", self.workflow_id)
                     return
-            if self.running or started:
+            if self.running or started or self.recoveries:
                 idle_since = time.time()
             elif time.time() - idle_since >= idle_timeout:
                 logger.info("no work for %.0f s: exiting", idle_timeout)
@@ -428,8 +453,13 @@ class JobRunner:
 
     def _reap(self) -> None:
         """Account for every job that exited; their reports go out together with the next claim."""
+        if not self._lease_held():
+            return  # the jobs belong to other workers now; shutdown stops what still runs
         with self.lock:
             finished, self.finished = self.finished, []
+            recovered, self.recovery_reports = self.recovery_reports, []
+        for report in recovered:
+            self._report(*report)
         for process in finished:
             with self.lock:
                 _, reservation = self.running.pop(process.job_id)
@@ -442,10 +472,14 @@ class JobRunner:
             return
         now = time.time()
         with self.lock:
-            over = [p for p, r in self.running.values() if r["runtime_s"] and now - p.started_at > r["runtime_s"] and p.signal_sent is None]
+            over = [p for p, r in self.running.values() if r["runtime_s"] and now - p.started_at > r["runtime_s"]]
         for process in over:
-            logger.warning("job %s (%s) exceeded its runtime: terminating", process.job_id, process.name)
-            process.send(signal.SIGTERM)
+            if process.signal_sent is None:
+                logger.warning("job %s (%s) exceeded its runtime: terminating", process.job_id, process.name)
+                process.send(signal.SIGTERM)
+            elif process.signal_sent == signal.SIGTERM and now - process.signaled_at > self.config.termination_grace_seconds:
+                logger.warning("job %s (%s) outlived the grace period after SIGTERM: killing", process.job_id, process.name)
+                process.send(signal.SIGKILL)
 
     # ------------------------------------------------------------------ reporting
 
@@ -486,7 +520,7 @@ class JobRunner:
         ``claim`` claimed."""
         reports, self.reports = self.reports, []
         started, self.started_unreported = self.started_unreported, []
-        if not (reports or started):
+        if not (reports or started) or not self._lease_held():
             return []
         request = CompleteJobsRequest(
             completions=[JobCompletion(job_id=job.id, status=status, result=result) for job, status, _, _, result in reports],
@@ -537,20 +571,48 @@ class JobRunner:
         rule = matching_rule(self.handlers[job.failure_handler_id], code)
         if not may_retry(rule, job.attempt_id):
             return False
-        note = "; ".join(filter(None, [message, f"retrying (attempt {job.attempt_id + 1})"]))
-        self.api.results.create_result(self._result(job, "failed", code, note, usage, process.exec_minutes))
         script = rule.get("recovery_script")
-        if script:
+        if not script:
+            self._send_retry(job, code, message, usage, process.exec_minutes)
+            return True
+        recovery = threading.Thread(
+            target=self._recover, args=(job, code, message, usage, process.exec_minutes, script), name=f"recovery-{job.id}", daemon=True
+        )
+        with self.lock:
+            self.recoveries.add(recovery)
+        recovery.start()
+        return True
+
+    def _recover(self, job, code: int, message: str | None, usage, exec_minutes: float, script: str) -> None:
+        """Off the loop, so that a slow or hanging recovery script holds up no other job: run the
+        script (bounded by ``--script-timeout``), then retry the job or have the loop fail it."""
+        try:
             env = {**self._job_env(job, []), "TORC_RETURN_CODE": str(code)}
-            recovery = subprocess.run(["bash", "-c", script], cwd=self.config.cwd, env=env, capture_output=True, text=True)
-            if recovery.returncode != 0:
-                logger.error("recovery script of job %s failed (%s): %s", job.id, recovery.returncode, recovery.stderr.strip()[-500:])
-                self._report(job, "failed", code, f"{message or 'failed'}; recovery script exited {recovery.returncode}", usage, process.exec_minutes)
-                return True
+            log = self.out / "job_stdio" / f"recovery_wf{self.workflow_id}_j{job.id}_r{self.run_id}_a{job.attempt_id}.log"
+            with open(log, "wb") as out:
+                _, problem = run_script(script, self.config.cwd, env, self.config.script_timeout_seconds, out)
+            if problem:
+                logger.error("recovery script of job %s %s (output: %s)", job.id, problem, log)
+                with self.lock:
+                    self.recovery_reports.append((job, "failed", code, f"{message or 'failed'}; recovery script {problem}", usage, exec_minutes))
+            elif self._lease_held():
+                self._send_retry(job, code, message, usage, exec_minutes)
+        except Exception as exc:  # noqa: BLE001 - the loop must learn of the end either way
+            logger.error("recovery of job %s failed: %s", job.id, describe_error(exc))
+            with self.lock:
+                self.recovery_reports.append((job, "failed", code, f"{message or 'failed'}; recovery failed: {exc}", usage, exec_minutes))
+        finally:
+            with self.lock:
+                self.recoveries.discard(threading.current_thread())
+            self.wake.set()
+
+    def _send_retry(self, job, code: int, message: str | None, usage, exec_minutes: float) -> None:
+        """Record the failed attempt's one result and send the job back to ready as the next attempt."""
+        note = "; ".join(filter(None, [message, f"retrying (attempt {job.attempt_id + 1})"]))
+        self.api.results.create_result(self._result(job, "failed", code, note, usage, exec_minutes))
         self.api.jobs.retry_job(job.id, self.run_id)
         self.stats["retried"] += 1
         logger.info("job %s (%s) failed with %s: retried as attempt %s", job.id, job.name, code, job.attempt_id + 1)
-        return True
 
     def _file(self, file_id: int):
         if file_id not in self.files:
@@ -593,14 +655,23 @@ class JobRunner:
         for index, command in enumerate((action.action_config or {}).get("commands", [])):
             log = log_dir / f"action_{action.id}_{action.trigger_type}_{self.node_id}_{index}.log"
             with open(log, "wb") as out:
-                code = subprocess.run(["bash", "-c", command], cwd=self.config.cwd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-            (logger.info if code == 0 else logger.error)("action %s (%s) command %r exited %s", action.id, action.trigger_type, command, code)
+                _, problem = run_script(command, self.config.cwd, env, self.config.script_timeout_seconds, out)
+            if problem:
+                logger.error("action %s (%s) command %r %s (output: %s)", action.id, action.trigger_type, command, problem, log)
+            else:
+                logger.info("action %s (%s) command %r succeeded", action.id, action.trigger_type, command)
 
     # ------------------------------------------------------------------ shutdown
 
     def _terminate_all(self, reason: str) -> None:
         """SIGTERM to jobs that support it, SIGKILL to the others and to anything left after the grace period."""
         self._request_stop(reason)
+        self._stop_processes()
+        time.sleep(0.05)  # let the waiter threads queue the exits
+        self._reap()
+        self._send_reports()
+
+    def _stop_processes(self) -> None:
         with self.lock:
             processes = [(p, r["job"]) for p, r in self.running.values()]
         for process, job in processes:
@@ -612,13 +683,18 @@ class JobRunner:
             process.send(signal.SIGKILL)
         for process, _ in processes:
             process.process.wait()
-        time.sleep(0.05)  # let the waiter threads queue the exits
-        self._reap()
-        self._send_reports()
 
     def _shutdown(self) -> None:
+        if self.lost:
+            self._shutdown_lost()
+            return
         if self.running:
             self._terminate_all(self.stop_reason or "stopped")
+        with self.lock:
+            recoveries = list(self.recoveries)
+        for recovery in recoveries:
+            recovery.join(self.config.script_timeout_seconds + 10)
+        self._reap()
         self._send_reports()
         while self.queued:
             self._hand_back(self.queued.popleft())
@@ -630,8 +706,6 @@ class JobRunner:
         self.watchdog.close()
         if self.stop_reason is None:
             self.stop_reason = "done"
-        if self.lost:
-            return
         try:
             self._run_actions(["on_workflow_complete", "on_worker_complete"])
             node = self.api.compute_nodes.get_compute_node(self.node_id)
@@ -642,3 +716,15 @@ class JobRunner:
         except Exception as exc:  # noqa: BLE001 - shutdown must finish
             logger.error("could not close compute node %s: %s", self.node_id, describe_error(exc))
 
+
+    def _shutdown_lost(self) -> None:
+        """The server gave this worker's jobs to others: stop them, report nothing, hand nothing
+        back (the server already did), so no job runs twice concurrently or gets a stale result."""
+        logger.error("lease lost: stopping %s running job(s) without reporting them", len(self.running))
+        self._stop_processes()
+        self.reports, self.started_unreported = [], []
+        self.queued.clear()
+        if self.claim_thread is not None:
+            self.claim_thread.join(IDLE_CLAIM_WAIT_SECONDS + 5)
+        self.monitor.stop()
+        self.watchdog.close()
