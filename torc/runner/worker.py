@@ -3,7 +3,7 @@
 ``torc run`` runs it on a laptop, ``torc slurm run-jobs`` inside an allocation and ``torc remote``
 on SSH hosts; only the :class:`~torc.runner.environment.WorkerEnvironment` differs.
 
-How it waits: every job has a waiter thread that wakes the loop when the job exits, so a finished
+How it waits: one exit-watcher thread wakes the loop when a job exits, so a finished
 job is reported (and its dependents, released by the server in the same request, are claimed) at
 once. While jobs run and resources are free, the loop also claims every ``poll_interval`` seconds
 to pick up work that other workers unblocked. When nothing runs it long-polls in a helper thread,
@@ -36,7 +36,7 @@ from torc.openapi_client.models import (
 )
 from torc.runner.environment import WorkerEnvironment
 from torc.runner.gpus import GpuPool
-from torc.runner.job_process import JobProcess
+from torc.runner.job_process import ExitWatcher, JobProcess
 from torc.runner.monitor import ResourceMonitor
 from torc.runner.resources import Resources
 from torc.runner.watchdog import Watchdog
@@ -110,6 +110,7 @@ class JobRunner:
         (self.out / "job_stdio").mkdir(parents=True, exist_ok=True)
         self.monitor = self._make_monitor()
         self.watchdog = Watchdog()
+        self.exits = ExitWatcher()
         self._register()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if threading.current_thread() is threading.main_thread() else {}
         heartbeat = threading.Thread(target=self._heartbeats, name="torc-heartbeat", daemon=True)
@@ -395,7 +396,7 @@ class JobRunner:
         with self.lock:
             self.running[job.id] = (process, reservation)
         try:
-            pid = process.start(self._on_exit)
+            pid = process.start(self.exits, self._on_exit)
         except OSError as exc:
             with self.lock:
                 del self.running[job.id]
@@ -612,9 +613,19 @@ class JobRunner:
             process.send(signal.SIGKILL)
         for process, _ in processes:
             process.process.wait()
-        time.sleep(0.05)  # let the waiter threads queue the exits
+        self._await_exits(len(processes))
         self._reap()
         self._send_reports()
+
+    def _await_exits(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until the exit watcher has queued ``count`` exits (the processes are already reaped,
+        so this is a matter of its thread getting the CPU)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.finished) >= count:
+                    return
+            time.sleep(0.01)
 
     def _shutdown(self) -> None:
         if self.running:
@@ -628,6 +639,7 @@ class JobRunner:
                 self._hand_back(job)
         self.monitor.stop()
         self.watchdog.close()
+        self.exits.close()
         if self.stop_reason is None:
             self.stop_reason = "done"
         if self.lost:
