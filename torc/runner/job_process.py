@@ -1,16 +1,131 @@
-"""One running job: a ``bash -c`` process in its own process group, its output files, its end.
+"""One running job: a process in its own process group, its output files, its end.
 
 The process gets its own session so that terminating the job reaches every process it started.
-A waiter thread per job wakes the worker the moment the job exits (no polling delay between a job
-ending and its dependents being claimed).
+
+A command line is run by ``bash -c`` unless it is a plain ``program arg…`` with nothing for a shell
+to interpret (see :func:`direct_argv`): then the program is executed directly. ``bash -c`` would
+exec that program itself anyway (bash replaces itself by the last simple command), so the job
+behaves the same; what goes away is bash's start-up, about a millisecond of CPU per job that
+dominates short jobs.
+
+One :class:`ExitWatcher` thread waits for the exits of all jobs (a pidfd per job, no thread per
+job) and wakes the worker the moment a job ends, so there is no polling delay between a job ending
+and its dependents being claimed.
 """
 
+import functools
 import os
+import re
+import select
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+#: Characters that make a command line more than ``program arg…`` for bash (expansions, quoting,
+#: redirections, operators, globs, comments, history, brace expansion).
+_SHELL_SYNTAX = re.compile(r"""[$`'"\\|&;<>()*?\[\]{}~#!\n]""")
+#: Words bash runs itself rather than as a program.
+_BASH_WORDS = frozenset(
+    "alias bg bind break builtin caller case cd command compgen complete compopt continue coproc declare dirs disown do done "
+    "echo elif else enable esac eval exec exit export false fc fg fi for function getopts hash help history if in jobs kill "
+    "let local logout mapfile popd printf pushd pwd read readarray readonly return select set shift shopt source suspend "
+    "test then time times trap true type typeset ulimit umask unalias unset until wait while".split()
+)
+
+
+def direct_argv(command_line: str, path: str | None) -> tuple[str, list[str]] | None:
+    """(program, argv) to exec for ``command_line`` without a shell, or None when bash must run it.
+
+    Only a program found on ``path`` followed by plain words qualifies: no shell syntax, no
+    variable assignment, no bash builtin or keyword (``true`` stays a builtin, ``/bin/true`` is a
+    program). A word with a slash stays with bash, which resolves it in the job's directory.
+    """
+    if _SHELL_SYNTAX.search(command_line):
+        return None
+    words = command_line.split()
+    if not words or "=" in words[0] or "/" in words[0] and not words[0].startswith("/") or words[0] in _BASH_WORDS:
+        return None
+    program = _program(words[0], path)
+    return (program, words) if program else None
+
+
+@functools.lru_cache(maxsize=256)
+def _program(word: str, path: str | None) -> str | None:
+    """Where ``word`` is on ``path``: looked up once per worker (a program that disappears later
+    makes the start fail, and the job then goes through bash, which says what is wrong)."""
+    program = shutil.which(word, path=path)
+    return program if program and not os.path.isdir(program) else None
+
+
+class ExitWatcher:
+    """One thread that reaps every job of a worker and calls each job's ``on_exit`` when it ends.
+
+    Each process gets a pidfd (Linux ≥ 5.3); the thread sleeps in ``poll`` on all of them plus a
+    wake-up pipe for newly added jobs. Where pidfds are missing it falls back to a thread per job.
+    """
+
+    def __init__(self):
+        self._poll = select.poll()
+        self._watched: dict[int, tuple[int, "JobProcess", object]] = {}  # pidfd → (pidfd, process, on_exit)
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._poll.register(self._wake_r, select.POLLIN)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def watch(self, process: "JobProcess", on_exit) -> None:
+        try:
+            pidfd = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):
+            threading.Thread(target=self._wait_one, args=(process, on_exit), name=f"job-{process.job_id}", daemon=True).start()
+            return
+        with self._lock:
+            self._watched[pidfd] = (pidfd, process, on_exit)
+            self._poll.register(pidfd, select.POLLIN)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="torc-exits", daemon=True)
+                self._thread.start()
+        os.write(self._wake_w, b"x")
+
+    @staticmethod
+    def _wait_one(process: "JobProcess", on_exit) -> None:
+        process.process.wait()
+        process.ended_at = time.time()
+        on_exit(process)
+
+    def _run(self) -> None:
+        while not self._closed:
+            for fd, _ in self._poll.poll():
+                if fd == self._wake_r:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    continue
+                with self._lock:
+                    pidfd, process, on_exit = self._watched.pop(fd)
+                    self._poll.unregister(fd)
+                os.close(pidfd)
+                process.process.wait()  # already exited: reaps it at once and sets returncode
+                process.ended_at = time.time()
+                on_exit(process)
+
+    def close(self) -> None:
+        """Stop the thread once the worker has no more jobs (the jobs' exits were all seen)."""
+        self._closed = True
+        os.write(self._wake_w, b"x")
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            for pidfd in self._watched:
+                os.close(pidfd)
+            self._watched.clear()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
 
 class JobProcess:
@@ -28,27 +143,23 @@ class JobProcess:
         self.signal_sent: int | None = None
         self.signaled_at = 0.0
 
-    def start(self, on_exit) -> int:
-        """Start the job; ``on_exit(self)`` is called from a waiter thread when it ends."""
+    def start(self, watcher: ExitWatcher, on_exit) -> int:
+        """Start the job; ``on_exit(self)`` is called from the watcher's thread when it ends."""
         self.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+        direct = direct_argv(self.command_line, self.env.get("PATH"))
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen(
-                ["bash", "-c", self.command_line],
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
+            spawn = functools.partial(
+                subprocess.Popen, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
             )
+            try:
+                self.process = spawn(direct[1], executable=direct[0]) if direct else None
+            except OSError:  # e.g. a script without a #! line, which bash runs itself
+                self.process = None
+            if self.process is None:
+                self.process = spawn(["bash", "-c", self.command_line])
         self.started_at = time.time()
-        threading.Thread(target=self._wait, args=(on_exit,), name=f"job-{self.job_id}", daemon=True).start()
+        watcher.watch(self, on_exit)
         return self.process.pid
-
-    def _wait(self, on_exit) -> None:
-        self.process.wait()
-        self.ended_at = time.time()
-        on_exit(self)
 
     @property
     def pid(self) -> int:

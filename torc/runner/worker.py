@@ -3,7 +3,7 @@
 ``torc run`` runs it on a laptop, ``torc slurm run-jobs`` inside an allocation and ``torc remote``
 on SSH hosts; only the :class:`~torc.runner.environment.WorkerEnvironment` differs.
 
-How it waits: every job has a waiter thread that wakes the loop when the job exits, so a finished
+How it waits: one exit-watcher thread wakes the loop when a job exits, so a finished
 job is reported (and its dependents, released by the server in the same request, are claimed) at
 once. While jobs run and resources are free, the loop also claims every ``poll_interval`` seconds
 to pick up work that other workers unblocked. When nothing runs it long-polls in a helper thread,
@@ -35,7 +35,7 @@ from torc.openapi_client.models import (
 )
 from torc.runner.environment import WorkerEnvironment
 from torc.runner.gpus import GpuPool
-from torc.runner.job_process import JobProcess
+from torc.runner.job_process import ExitWatcher, JobProcess
 from torc.runner.monitor import ResourceMonitor
 from torc.runner.resources import Resources
 from torc.runner.scripts import run_script
@@ -117,6 +117,7 @@ class JobRunner:
         self.watchdog = Watchdog()
         # The heartbeat has its own connection so that a busy main loop never delays a renewal.
         self.heartbeat_api = self.api.new_connection()
+        self.exits = ExitWatcher()
         self._register()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if threading.current_thread() is threading.main_thread() else {}
         heartbeat = threading.Thread(target=self._heartbeats, name="torc-heartbeat", daemon=True)
@@ -420,7 +421,7 @@ class JobRunner:
         with self.lock:
             self.running[job.id] = (process, reservation)
         try:
-            pid = process.start(self._on_exit)
+            pid = process.start(self.exits, self._on_exit)
         except OSError as exc:
             with self.lock:
                 del self.running[job.id]
@@ -666,12 +667,12 @@ class JobRunner:
     def _terminate_all(self, reason: str) -> None:
         """SIGTERM to jobs that support it, SIGKILL to the others and to anything left after the grace period."""
         self._request_stop(reason)
-        self._stop_processes()
-        time.sleep(0.05)  # let the waiter threads queue the exits
+        self._await_exits(self._stop_processes())
         self._reap()
         self._send_reports()
 
-    def _stop_processes(self) -> None:
+    def _stop_processes(self) -> int:
+        """Stop every running job; return how many there were."""
         with self.lock:
             processes = [(p, r["job"]) for p, r in self.running.values()]
         for process, job in processes:
@@ -683,6 +684,17 @@ class JobRunner:
             process.send(signal.SIGKILL)
         for process, _ in processes:
             process.process.wait()
+        return len(processes)
+
+    def _await_exits(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until the exit watcher has queued ``count`` exits (the processes are already reaped,
+        so this is a matter of its thread getting the CPU)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.finished) >= count:
+                    return
+            time.sleep(0.01)
 
     def _shutdown(self) -> None:
         if self.lost:
@@ -704,6 +716,7 @@ class JobRunner:
                 self._hand_back(job)
         self.monitor.stop()
         self.watchdog.close()
+        self.exits.close()
         if self.stop_reason is None:
             self.stop_reason = "done"
         try:
@@ -728,3 +741,4 @@ class JobRunner:
             self.claim_thread.join(IDLE_CLAIM_WAIT_SECONDS + 5)
         self.monitor.stop()
         self.watchdog.close()
+        self.exits.close()
