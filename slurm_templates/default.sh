@@ -4,7 +4,8 @@
 # pass --template FILE, set TORC_SLURM_TEMPLATE, or set `template` in your HPC profile. Placeholders:
 #   sbatch_directives  the #SBATCH lines (must stay before any command)
 #   environment        `export` lines torc's worker needs
-#   worker_command     the command that runs the worker (already shell-quoted)
+#   worker_command     `exec` of the worker (already shell-quoted): keep it the last command so
+#                      Slurm's SIGTERM reaches the worker
 #   workflow_id, job_name, output_dir, url   (already shell-quoted where they are strings)
 {{ sbatch_directives }}
 

@@ -72,7 +72,16 @@ def test_user_profiles_add_and_override(tmp_path, monkeypatch):
     ('name = "x"\n', "non-empty list of partitions"),
     ('name = "x"\n[[partitions]]\nname = "a"\ncpus_per_node = 1\nmemory_mb = 1\ncolour = "red"\n', "unknown field"),
     ('name = "x"\n[[partitions]]\nname = "a"\n', "memory_mb"),
-    ('name = "x"\n[[partitions]]\nname = "a"\ncpus_per_node = 1\nmemory_mb = 1\nmax_walltime = "soon"\n', "invalid walltime"),
+    ('name = "x"\n[[partitions]]\nname = "a"\ncpus_per_node = 1\nmemory_mb = 1\nmax_walltime = "soon"\n',
+     r"bad.toml: partition 1 \(a\): max_walltime: invalid walltime 'soon'"),
+    ('name = "x"\n[[partitions]]\nname = "a"\ncpus_per_node = -4\nmemory_mb = 1\n', r"bad.toml: partition 1 \(a\): cpus_per_node must be at least 1, not -4"),
+    ('name = "x"\n[[partitions]]\nname = "a"\ncpus_per_node = "many"\nmemory_mb = 1\n', "cpus_per_node must be a whole number, not 'many'"),
+    ('name = "x"\n[[partitions]]\nname = "a"\ncpus_per_node = 1\nmemory_mb = 1\ngpus_per_node = -1\n', "gpus_per_node must be at least 0"),
+    ('name = "x"\n[[partitions]]\nname = "a"\ncpus_per_node = 1\nmemory_mb = 1\nmin_nodes = 4\nmax_nodes = 2\n',
+     r"partition 1 \(a\): min_nodes \(4\) is greater than max_nodes \(2\)"),
+    ('name = "x"\n[limits]\nmax_queued = 3\n[[partitions]]\nname = "a"\ncpus_per_node = 1\nmemory_mb = 1\n', "bad.toml: limits: unknown field.*max_queued"),
+    ('name = "x"\n[limits]\nmax_queued_allocations = 0\n[[partitions]]\nname = "a"\ncpus_per_node = 1\nmemory_mb = 1\n',
+     "max_queued_allocations must be at least 1"),
     ("name = ", "cannot read"),
 ])
 def test_invalid_profiles_say_what_is_wrong(tmp_path, body, message):

@@ -1,7 +1,10 @@
 """sbatch script rendering: directives from schedulers and defaults, quoting, no shell injection."""
 
 import shlex
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -104,7 +107,8 @@ def test_shell_values_are_quoted_and_script_is_valid_bash(tmp_path):
     path.write_text(script)
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     last = script.strip().splitlines()[-1]
-    assert shlex.split(last)[5] == url and shlex.split(last)[7] == str(out)
+    assert shlex.split(last)[:2] == ["exec", "/opt/venv/bin/python"]
+    assert shlex.split(last)[6] == url and shlex.split(last)[8] == str(out)
     assert script.startswith("#!/bin/bash\n")
     # Directives precede every command line (sbatch stops reading them at the first command).
     lines = script.splitlines()
@@ -118,6 +122,31 @@ def test_one_worker_per_node_uses_srun():
     line = shell_command(["torc", "slurm", "run-jobs"], one_worker_per_node=True)
     assert "srun --ntasks-per-node=1" in line and line.endswith("torc slurm run-jobs")
     assert "unset SLURM_MEM_PER_CPU" in line
+    assert "\nexec srun " in line
+
+
+def test_sigterm_to_the_batch_shell_reaches_the_worker(tmp_path):
+    """Slurm signals the batch shell before the time limit; the worker must get that SIGTERM itself."""
+    marker = tmp_path / "terminated"
+    worker = ("import pathlib, signal, sys, time\n"
+              f"signal.signal(signal.SIGTERM, lambda *_: (pathlib.Path({str(marker)!r}).write_text('yes'), sys.exit(0)))\n"
+              f"pathlib.Path({str(tmp_path / 'started')!r}).write_text('yes')\n"
+              "time.sleep(30)\n")
+    script = render_script(None, directives=[], environment={}, worker_command=shell_command([sys.executable, "-c", worker]),
+                           workflow_id=1, job_name="torc_wf1_3", output_dir=tmp_path, url="http://h")
+    path = tmp_path / "s.sh"
+    path.write_text(script)
+    shell = subprocess.Popen(["bash", str(path)])
+    try:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "started").exists():
+            assert time.monotonic() < deadline and shell.poll() is None, "the worker did not start"
+            time.sleep(0.05)
+        shell.send_signal(signal.SIGTERM)
+        shell.wait(timeout=10)
+    finally:
+        shell.kill()
+    assert marker.read_text() == "yes"
 
 
 def test_render_rejects_unknown_placeholders():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from torc.client import TorcApi
 from torc.hpc.scheduler import HpcError, HpcScheduler, get_scheduler
-from torc.hpc.templates import find_template, render_script, sbatch_directives, shell_command
+from torc.hpc.templates import find_template, quote_args, render_script, sbatch_directives, shell_command
 from torc.openapi_client.models import ScheduledComputeNodesModel
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class WorkerLaunch:
         return args
 
     def environment(self) -> dict[str, str]:
-        env = {"TORC_WORKER_COMMAND": shell_command(self.resolved_worker_command())}
+        env = {"TORC_WORKER_COMMAND": quote_args(self.resolved_worker_command())}
         if self.template:
             env["TORC_SLURM_TEMPLATE"] = str(find_template(self.template))
         return {**env, **self.extra_env}

@@ -11,26 +11,31 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-#: (category, severity, pattern). Case-insensitive; first match per line wins.
+#: Slurm's banner when it ends a job or step: ``slurmstepd: error: *** JOB 12 ON n1 CANCELLED AT <time> [DUE TO ...] ***``.
+_BANNER = r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+"
+#: (category, severity, pattern). Each pattern is anchored to the exact format of the program that
+#: writes it (slurmstepd, srun, the kernel's OOM killer, Python, CUDA), so that a job which merely
+#: prints a word like "memory" or "timeout" is not reported. First match per line wins.
 PATTERNS: list[tuple[str, str, re.Pattern]] = [
-    (category, severity, re.compile(pattern, re.IGNORECASE))
+    (category, severity, re.compile(pattern))
     for category, severity, pattern in (
-        ("gpu_out_of_memory", "error", r"CUDA out of memory|CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation|OutOfMemoryError"),
-        ("out_of_memory", "error", r"oom[_-]kill|out of memory|oom-killer|Killed process \d+|memory cgroup out of memory"),
-        ("out_of_memory", "error", r"Exceeded job memory limit|exceeded memory limit|MemoryError|std::bad_alloc|Cannot allocate memory"),
-        ("gpu_error", "error", r"CUDA error|NCCL error|Xid \d+|GPU has fallen off the bus|uncorrectable ECC"),
-        ("time_limit", "error", r"DUE TO TIME LIMIT|time limit exceeded|TIMEOUT"),
-        ("preempted", "warning", r"DUE TO PREEMPTION|preempted"),
-        ("node_failure", "error", r"DUE TO NODE FAILURE|NODE_FAIL|node failure|Node \S+ not responding"),
-        ("cancelled", "warning", r"\bCANCELLED AT\b|JOB \d+ ON \S+ CANCELLED"),
-        ("launch_failure", "error", r"Unable to create TMPDIR|Job launch failure|couldn't chdir|Prolog failure|batch script .*failed"),
-        ("signal", "error", r"Segmentation fault|SIGSEGV|core dumped|Bus error|SIGBUS|Illegal instruction|Aborted \(core"),
-        ("python_exception", "error", r"^Traceback \(most recent call last\)"),
-        ("disk_quota", "error", r"Disk quota exceeded|No space left on device|EDQUOT|ENOSPC"),
-        ("file_not_found", "warning", r"No such file or directory|command not found"),
-        ("permission", "warning", r"Permission denied"),
-        ("mpi_error", "error", r"MPI_ABORT|PMIX ERROR|mpirun noticed that process|ORTE was unable"),
-        ("torc_server_unreachable", "error", r"cannot reach the torc server|Connection refused.*torc|Max retries exceeded with url"),
+        ("gpu_out_of_memory", "error", r"\bCUDA out of memory\.|\bCUDA_ERROR_OUT_OF_MEMORY\b|\bcudaErrorMemoryAllocation\b|^(?:\w+\.)*OutOfMemoryError: "),
+        ("out_of_memory", "error", r"^slurmstepd: error: Detected \d+ oom[_-]kill event|^slurmstepd: error: Exceeded (?:job|step) memory limit"),
+        ("out_of_memory", "error", r"(?:^|\] )(?:Memory cgroup )?[Oo]ut of memory: Kill(?:ed)? process \d+|\boom-kill:constraint=|invoked oom-killer: "),
+        ("out_of_memory", "error", r"^MemoryError\b|instance of 'std::bad_alloc'|\[Errno 12\] Cannot allocate memory"),
+        ("gpu_error", "error", r"\bCUDA error: |\bNCCL error\b|NVRM: Xid \(|GPU has fallen off the bus|uncorrectable ECC error"),
+        ("time_limit", "error", _BANNER + r" DUE TO TIME LIMIT \*\*\*"),
+        ("preempted", "warning", _BANNER + r" DUE TO PREEMPTION \*\*\*"),
+        ("node_failure", "error", _BANNER + r" DUE TO NODE FAILURE|^srun: error: Node failure on \S+|^srun: error: Nodes? \S+ not responding"),
+        ("cancelled", "warning", _BANNER + r"(?: DUE TO [A-Z ]+)? \*\*\*"),
+        ("launch_failure", "error", r"^slurmstepd: error: (?:Unable to create TMPDIR|couldn't chdir|execve\(\): )|^srun: error: (?:Job|Task) launch (?:for \S+ )?failed|Prolog failure|^slurmstepd: error: .*batch script .*failed"),
+        ("signal", "error", r"\bSegmentation fault\b|\(core dumped\)|\bBus error\b|\bIllegal instruction\b|caught signal 11 \(Segmentation fault"),
+        ("python_exception", "error", r"^Traceback \(most recent call last\):"),
+        ("disk_quota", "error", r"Disk quota exceeded|No space left on device|\bEDQUOT\b|\bENOSPC\b"),
+        ("file_not_found", "warning", r": No such file or directory$|: command not found$|\[Errno 2\] No such file or directory"),
+        ("permission", "warning", r": Permission denied$|\[Errno 13\] Permission denied"),
+        ("mpi_error", "error", r"\bMPI_ABORT was invoked\b|^\S*PMIX ERROR|mpirun noticed that process|ORTE was unable"),
+        ("torc_server_unreachable", "error", r"cannot reach the torc server|Max retries exceeded with url: /torc-service/"),
         ("torc_worker_lost", "error", r"declared this worker lost|lease lost"),
         ("slurm_error", "error", r"^s(?:batch|run|alloc|lurmstepd)(?:-\S+)?: error:"),
     )

@@ -59,9 +59,26 @@ class Partition:
     @classmethod
     def from_dict(cls, data: dict, where: str) -> "Partition":
         data = dict(data)
+        if "name" in data:
+            where = f"{where} ({data['name']})"
         if "max_walltime" in data:  # a Slurm time is friendlier to write than seconds
-            data["max_walltime_secs"] = parse_walltime_seconds(str(data.pop("max_walltime")))
-        return _build(cls, data, where)
+            try:
+                data["max_walltime_secs"] = parse_walltime_seconds(str(data.pop("max_walltime")))
+            except ValueError as exc:
+                raise ProfileError(f"{where}: max_walltime: {exc}") from None
+        partition = _build(cls, data, where)
+        partition._validate(where)
+        return partition
+
+    def _validate(self, where: str) -> None:
+        """Numbers a planner divides by or compares must be whole and in range, named in the error."""
+        for name, minimum in (("cpus_per_node", 1), ("memory_mb", 1), ("min_nodes", 1), ("gpus_per_node", 0)):
+            _check_int(getattr(self, name), f"{where}: {name}", minimum)
+        for name in ("max_nodes", "max_walltime_secs"):
+            if getattr(self, name) is not None:
+                _check_int(getattr(self, name), f"{where}: {name}", 1)
+        if self.max_nodes is not None and self.min_nodes > self.max_nodes:
+            raise ProfileError(f"{where}: min_nodes ({self.min_nodes}) is greater than max_nodes ({self.max_nodes})")
 
     @property
     def memory_gb(self) -> float:
@@ -90,10 +107,14 @@ class HpcProfile:
             raise ProfileError(f"{source}: a profile needs a non-empty list of partitions")
         data["partitions"] = [Partition.from_dict(p, f"{source}: partition {i + 1}") for i, p in enumerate(parts)]
         limits = data.pop("limits", {}) or {}
+        unknown = sorted(set(limits) - {"max_queued_allocations"})
+        if unknown:
+            raise ProfileError(f"{source}: limits: unknown field(s) {', '.join(unknown)}")
         if "max_queued_allocations" in limits:
             data["max_queued_allocations"] = limits["max_queued_allocations"]
         data.setdefault("display_name", data.get("name"))
         profile = _build(cls, {**data, "source": source}, source)
+        _check_int(profile.max_queued_allocations, f"{source}: limits: max_queued_allocations", 1)
         names = [p.name for p in profile.partitions]
         if len(set(names)) != len(names):
             raise ProfileError(f"{source}: duplicate partition names")
@@ -121,6 +142,13 @@ class HpcProfile:
         data["limits"] = {"max_queued_allocations": data.pop("max_queued_allocations")}
         data["partitions"] = [{k: v for k, v in p.items() if v not in (None, [])} for p in data["partitions"]]
         return {k: v for k, v in data.items() if v not in (None, {}, [])}
+
+
+def _check_int(value, where: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProfileError(f"{where} must be a whole number, not {value!r}")
+    if value < minimum:
+        raise ProfileError(f"{where} must be at least {minimum}, not {value}")
 
 
 def _build(cls, data: dict, where: str):

@@ -169,13 +169,23 @@ def export_lines(env: Mapping[str, str]) -> list[str]:
 
 #: One worker per node: ``srun`` starts one task per node, each with all of the node's CPUs. The
 #: per-CPU/GPU memory variables of the allocation would conflict with the step's own request.
-SRUN_PREFIX = 'unset SLURM_MEM_PER_CPU SLURM_MEM_PER_GPU\nsrun --ntasks-per-node=1 --cpus-per-task="${SLURM_CPUS_ON_NODE:-1}" '
+SRUN_PREFIX = 'unset SLURM_MEM_PER_CPU SLURM_MEM_PER_GPU\nexec srun --ntasks-per-node=1 --cpus-per-task="${SLURM_CPUS_ON_NODE:-1}" '
+
+
+def quote_args(args: Iterable[str]) -> str:
+    """A command line with every argument shell-quoted."""
+    return " ".join(shlex.quote(str(a)) for a in args)
 
 
 def shell_command(args: Iterable[str], one_worker_per_node: bool = False) -> str:
-    """The worker's command line, every argument quoted; behind ``srun`` for one worker per node."""
-    line = " ".join(shlex.quote(str(a)) for a in args)
-    return SRUN_PREFIX + line if one_worker_per_node else line
+    """The script's worker launch line, every argument quoted; behind ``srun`` for one worker per node.
+
+    ``exec`` replaces the batch shell by the worker (or by ``srun``, which forwards signals to its
+    tasks): Slurm's SIGTERM before the time limit then reaches the torc worker, which stops and
+    reports its jobs, instead of killing a waiting bash and leaving the worker to SIGKILL.
+    """
+    line = quote_args(args)
+    return SRUN_PREFIX + line if one_worker_per_node else "exec " + line
 
 
 # ---------------------------------------------------------------------------------- templates
