@@ -138,6 +138,8 @@ def test_call_plain_claims_completes_and_heartbeats_with_plain_json(api):
     # relationships, as the generated model would show them.
     assert [job.id for job in answer.claimed.jobs] == [second.id]
     assert answer.claimed.jobs[0].depends_on_job_ids == [first.id] and answer.claimed.jobs[0].command == "echo 2"
+    # JSON booleans on both databases (SQLite stores 0/1).
+    assert answer.claimed.jobs[0].cancel_on_blocking_job_failure is True and answer.claimed.jobs[0].supports_termination is False
     assert answer.missing_field is None
 
     lease = api.call_plain("compute_nodes", "heartbeat_compute_node", node, lease_seconds=60)

@@ -85,6 +85,8 @@ def attach_relationships(jobs) -> None:
 
 #: The job columns ``JobModel`` shows (its fields other than the relationship lists).
 JOB_COLUMNS = [name for name in JobModel._declared_fields if name not in RELATIONSHIPS]
+#: Of those, the booleans: SQLite returns them as 0/1, which the schema would dump as numbers.
+BOOLEAN_COLUMNS = [name for name in JOB_COLUMNS if isinstance(JobModel._declared_fields[name], fields.Boolean)]
 
 
 def job_records(job_ids: list[int]) -> list[dict]:
@@ -99,6 +101,8 @@ def job_records(job_ids: list[int]) -> list[dict]:
     lists = _relationship_lists([record["id"] for record in records])
     for record in records:
         record.update(lists[record["id"]])
+        for name in BOOLEAN_COLUMNS:
+            record[name] = bool(record[name])
     return records
 
 
