@@ -104,3 +104,53 @@ def test_try_claim_action_reads_the_409_of_a_lost_claim_as_false(api):
     assert api.try_claim_action(workflow.id, action.id, node.id) is False  # claimed already
     with pytest.raises(NotFoundException):
         api.try_claim_action(workflow.id, action.id + 1000, node.id)
+
+
+def _node(api, workflow_id: int) -> int:
+    from torc.openapi_client.models import ComputeNodeModel
+
+    return api.compute_nodes.create_compute_node(ComputeNodeModel(
+        workflow_id=workflow_id, hostname="h", pid=1, start_time="2026-01-01T00:00:00Z", num_cpus=2, memory_gb=1.0,
+        num_gpus=0, num_nodes=1, compute_node_type="local",
+    )).id
+
+
+def test_call_plain_claims_completes_and_heartbeats_with_plain_json(api):
+    workflow = api.workflows.create_workflow(WorkflowModel(name="plain", user="u"))
+    first = api.jobs.create_job(JobModel(workflow_id=workflow.id, name="first", command="true"))
+    second = api.jobs.create_job(JobModel(workflow_id=workflow.id, name="second", command="echo 2", depends_on_job_ids=[first.id]))
+    api.workflows.initialize_jobs(workflow.id)
+    node = _node(api, workflow.id)
+    run_id = api.workflows.get_workflow_status(workflow.id).run_id
+
+    claimed = api.call_plain("workflows", "claim_next_jobs", workflow.id, limit=5, compute_node_id=node, start=True)
+    assert isinstance(claimed, dict)  # plain JSON, not a generated model
+    assert [job.id for job in claimed.jobs] == [first.id] and claimed.jobs[0].name == "first"
+    assert api.jobs.get_job(first.id).status == "running"
+
+    result = {"job_id": first.id, "workflow_id": workflow.id, "run_id": run_id, "compute_node_id": node, "return_code": 0, "exec_time_minutes": 0.0,
+              "completion_time": "2026-01-01T00:00:01Z", "status": "completed"}
+    body = {"completions": [{"job_id": first.id, "status": "completed", "result": result}], "compute_node_id": node,
+            "claim": {"limit": 5, "compute_node_id": node, "start": True}}
+    answer = api.call_plain("workflows", "complete_jobs", workflow.id, run_id, body)
+    assert answer.completed_job_ids == [first.id] and answer.errors == []
+    # The dependent became ready in the completion and was claimed in the same request, with its
+    # relationships, as the generated model would show them.
+    assert [job.id for job in answer.claimed.jobs] == [second.id]
+    assert answer.claimed.jobs[0].depends_on_job_ids == [first.id] and answer.claimed.jobs[0].command == "echo 2"
+    # JSON booleans on both databases (SQLite stores 0/1).
+    assert answer.claimed.jobs[0].cancel_on_blocking_job_failure is True and answer.claimed.jobs[0].supports_termination is False
+    assert answer.missing_field is None
+
+    lease = api.call_plain("compute_nodes", "heartbeat_compute_node", node, lease_seconds=60)
+    assert lease.id == node and lease.hostname == "h"
+
+
+def test_call_plain_raises_the_servers_errors_and_rejects_unknown_arguments(api):
+    with pytest.raises(ApiException) as caught:
+        api.call_plain("workflows", "claim_next_jobs", 10**9, limit=1)
+    assert caught.value.status == 404
+    with pytest.raises(TypeError, match="unexpected arguments: colour"):
+        api.call_plain("workflows", "claim_next_jobs", 1, colour="red")
+    with pytest.raises(AttributeError, match="no operation 'claim_everything'"):
+        api.call_plain("workflows", "claim_everything", 1)

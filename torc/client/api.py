@@ -159,6 +159,35 @@ class TorcApi:
             self.scheduled_compute_nodes.list_scheduled_compute_nodes, workflow_id=workflow_id, **filters
         )
 
+    # Plain JSON for the hottest operations
+
+    def call_plain(self, api_name: str, operation: str, *args, _request_timeout=None, **kwargs) -> "PlainRecord":
+        """Call a generated operation with plain JSON in and out: ``call_plain("workflows",
+        "complete_jobs", workflow_id, run_id, body)`` sends the request that
+        ``api.workflows.complete_jobs(workflow_id, run_id, body)`` sends (the generated serializer
+        builds path, query and headers; the retrying transport sends it), but ``body`` may be plain
+        dicts and the answer is the parsed JSON as a :class:`PlainRecord`, not a pydantic model.
+
+        For the worker's per-job requests (claim, complete, heartbeat), where validating and
+        building the generated models costs more client CPU than the request itself. Errors raise
+        ``ApiException`` as the generated method does.
+        """
+        api = getattr(self, api_name)
+        names = _operation_parameters(type(api), operation)
+        if len(args) > len(names):
+            raise TypeError(f"{operation}() takes {len(names)} arguments, {len(args)} given")
+        unknown = set(kwargs) - set(names)
+        if unknown:
+            raise TypeError(f"{operation}() got unexpected arguments: {', '.join(sorted(unknown))}")
+        values = {name: None for name in names} | dict(zip(names, args)) | kwargs
+        method, url, headers, body, post_params = getattr(api, f"_{operation}_serialize")(
+            **values, _request_auth=None, _content_type=None, _headers=None, _host_index=0
+        )
+        response = self.api_client.call_api(method, url, headers, body, post_params, _request_timeout=_request_timeout)
+        response.read()
+        data = self.api_client.response_deserialize(response_data=response, response_types_map={"2XX": "object", "default": "object"}).data
+        return PlainRecord.wrap(data)
+
     # Workflow actions
 
     def try_claim_action(self, workflow_id: int, action_id: int, compute_node_id: int) -> bool:
@@ -212,6 +241,42 @@ class TorcApi:
         while chunk := [_job_of_workflow(workflow_id, job) for job in islice(job_iter, chunk_size)]:
             created.extend(self.jobs.create_jobs(JobsModel(jobs=chunk)).jobs or [])
         return created
+
+
+_PARAMETERS: dict[tuple[type, str], list[str]] = {}
+
+
+def _operation_parameters(api_class: type, operation: str) -> list[str]:
+    """The operation's own parameters in order (its generated ``_<operation>_serialize`` signature
+    without the ``_request_auth``-style extras), looked up once per operation."""
+    key = (api_class, operation)
+    if key not in _PARAMETERS:
+        serialize = getattr(api_class, f"_{operation}_serialize", None)
+        if serialize is None:
+            raise AttributeError(f"{api_class.__name__} has no operation {operation!r}")
+        _PARAMETERS[key] = [name for name in inspect.signature(serialize).parameters if name != "self" and not name.startswith("_")]
+    return _PARAMETERS[key]
+
+
+class PlainRecord(dict):
+    """Parsed JSON with attribute access (``answer.claimed.jobs[0].id``), so code written against
+    the generated models reads it unchanged; an absent field reads as None, as an unset optional
+    field of a generated model does."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.get(name)
+
+    @classmethod
+    def wrap(cls, data):
+        if isinstance(data, dict):
+            return cls((key, cls.wrap(value)) for key, value in data.items())
+        if isinstance(data, list):
+            return [cls.wrap(item) for item in data]
+        return data
 
 
 def _job_of_workflow(workflow_id: int, job: JobModel | dict) -> JobModel:

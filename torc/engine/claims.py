@@ -12,17 +12,15 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from torc.db.connection import is_sqlite, write_transaction
-from torc.db.models import ComputeNode, Job, ResourceRequirements, Workflow
+from torc.db.connection import write_transaction
 from torc.engine import queries
 from torc.engine.errors import Conflict, Invalid
-from torc.engine.sql import first
+from torc.engine.sql import ids_of, marks, row_lock, rows
 from torc.engine.wakeup import HUB
 from torc.status import JobStatus
 from torc.units import parse_duration_seconds
 
 S = JobStatus
-RR = ResourceRequirements
 
 #: Longest a claim may wait for work (seconds) unless the server's environment sets
 #: ``TORC_MAX_CLAIM_WAIT_SECONDS``; longer requests are capped.
@@ -48,10 +46,11 @@ MAX_WAIT_SECONDS = _max_wait_seconds()
 #: cheaper than one index probe per class.
 MAX_CLASS_PROBES = 32
 
+#: ORDER BY terms of the resource-requirement classes (``rr``) per ``jobs_sort_method``.
 SORT_ORDERS = {
-    "gpus_runtime_memory": (RR.num_gpus.desc(), RR.runtime_s.desc(), RR.memory_bytes.desc()),
-    "gpus_memory_runtime": (RR.num_gpus.desc(), RR.memory_bytes.desc(), RR.runtime_s.desc()),
-    "none": (),
+    "gpus_runtime_memory": "rr.num_gpus DESC, rr.runtime_s DESC, rr.memory_bytes DESC, ",
+    "gpus_memory_runtime": "rr.num_gpus DESC, rr.memory_bytes DESC, rr.runtime_s DESC, ",
+    "none": "",
 }
 
 
@@ -83,19 +82,18 @@ class Capacity:
             raise Invalid(f"time_limit: {exc}") from None
 
 
-def _lock(query):
-    return query if is_sqlite() else query.for_update(of=Job, skip_locked=True)
-
-
 def _take(job_ids: list[int], compute_node_id: int | None, start: bool) -> list[int]:
-    """ready → pending (or straight to running on the compute node, when ``start``)."""
+    """ready → pending (or straight to running on the compute node, when ``start``), in one
+    conditional UPDATE; returns the ids that moved, in the order they were chosen."""
     if not job_ids:
         return []
-    changes = {"status": S.RUNNING if start else S.PENDING}
-    if compute_node_id is not None:
-        changes["active_compute_node"] = compute_node_id
-    Job.update(**changes).where(Job.id.in_(job_ids), Job.status == S.READY).execute()
-    return job_ids
+    status = int(S.RUNNING if start else S.PENDING)
+    node = f"active_compute_node_id = {marks(1)}, " if compute_node_id is not None else ""
+    params = ([compute_node_id] if compute_node_id is not None else []) + list(job_ids)
+    moved = set(ids_of(
+        f"UPDATE job SET {node}status = {status} WHERE id IN ({marks(len(job_ids))}) AND status = {int(S.READY)} RETURNING id", params
+    ))
+    return [job_id for job_id in job_ids if job_id in moved]
 
 
 def check_holder(workflow_id: int, compute_node_id: int | None, start: bool) -> None:
@@ -104,25 +102,23 @@ def check_holder(workflow_id: int, compute_node_id: int | None, start: bool) -> 
         if start:
             raise Invalid("start=true needs compute_node_id: the node the jobs run on")
         return
-    node = first(ComputeNode, "compute_node_of_workflow", lambda: ComputeNode.select().where(ComputeNode.id == 0, ComputeNode.workflow == 0),
-                 (compute_node_id, workflow_id))
-    if node is None:
+    found = rows(f"SELECT is_active FROM compute_node WHERE id = {marks(1)} AND workflow_id = {marks(1)}", (compute_node_id, workflow_id))
+    if not found:
         raise Invalid(f"compute_node_id {compute_node_id} is not a compute node of workflow {workflow_id}")
-    if node.is_active is False:
+    if found[0][0] is not None and not found[0][0]:
         raise Conflict(f"compute node {compute_node_id} is no longer active")
-
-
-def _canceled(workflow_id: int) -> bool:
-    return queries.workflow_status(workflow_id).is_canceled
 
 
 def claim_next_jobs(workflow_id: int, limit: int, compute_node_id: int | None = None, start: bool = False) -> Claim:
     """The first ``limit`` ready jobs, whatever their requirements (queue mode)."""
     with write_transaction():
-        if _canceled(workflow_id):
+        if queries.run_state(workflow_id).is_canceled:
             return Claim([], "workflow is canceled")
-        query = _lock(Job.select(Job.id).where(Job.workflow == workflow_id, Job.status == S.READY).order_by(Job.id).limit(limit))
-        ids = _take([row[0] for row in query.tuples()], compute_node_id, start)
+        ready = ids_of(
+            f"SELECT id FROM job WHERE workflow_id = {marks(1)} AND status = {int(S.READY)} ORDER BY id LIMIT {marks(1)}{row_lock()}",
+            (workflow_id, limit),
+        )
+        ids = _take(ready, compute_node_id, start)
     return Claim(ids, None if ids else "no ready jobs")
 
 
@@ -138,22 +134,20 @@ def claim_by_resources(
     """Ready jobs that fit together in the offered CPUs, memory, GPUs, nodes and time (first fit)."""
     time_limit = capacity.time_limit_seconds()
     with write_transaction():
-        status = queries.workflow_status(workflow_id)
-        if status.is_canceled:
+        if queries.run_state(workflow_id).is_canceled:
             return Claim([], "workflow is canceled")
         if sort_method is None:
-            sort_method = Workflow.select(Workflow.jobs_sort_method).where(Workflow.id == workflow_id).scalar()
+            sort_method = rows(f"SELECT jobs_sort_method FROM workflow WHERE id = {marks(1)}", (workflow_id,))[0][0]
         # Scan a bounded window: every candidate fits on its own, so the window fills the worker.
         window = min(limit * 4 + 64, 10_000)
-        rows = []
+        found = []
         if capacity.scheduler_config_id is not None:
-            matching = Job.scheduler.is_null() | (Job.scheduler == capacity.scheduler_config_id)
-            rows = _candidates(workflow_id, capacity, time_limit, sort_method, window, matching)
-            if not rows and strict_scheduler_match:
+            found = _candidates(workflow_id, capacity, time_limit, sort_method, window, capacity.scheduler_config_id)
+            if not found and strict_scheduler_match:
                 return Claim([], "no ready job matches this scheduler")
-        if not rows:
-            rows = _candidates(workflow_id, capacity, time_limit, sort_method, window)
-        chosen = _first_fit(rows, capacity, limit)
+        if not found:
+            found = _candidates(workflow_id, capacity, time_limit, sort_method, window)
+        chosen = _first_fit(found, capacity, limit)
         ids = _take(chosen, compute_node_id, start)
     if ids:
         return Claim(ids)
@@ -161,43 +155,52 @@ def claim_by_resources(
     return Claim([], reason)
 
 
-def _candidates(workflow_id: int, capacity: Capacity, time_limit: int | None, sort_method: str, window: int, condition=None) -> list[tuple]:
+def _candidates(workflow_id: int, capacity: Capacity, time_limit: int | None, sort_method: str, window: int,
+                scheduler_id: int | None = None) -> list[tuple]:
     """Up to ``window`` ready jobs that fit the offer on their own, best first:
-    ``(job id, cpus, memory bytes, gpus, nodes)``, locked on PostgreSQL.
+    ``(job id, cpus, memory bytes, gpus, nodes)``, locked on PostgreSQL. With ``scheduler_id``,
+    only jobs without a scheduler or with that one.
 
     A workflow has few resource-requirement classes and many jobs, so the classes that fit are
     sorted first (a small table) and each one is probed through the (workflow, status,
     resource_requirements) index in job-id order: a claim costs the same with 100 or 1,000,000
     ready jobs. With many classes, or no class order (``none``), one ordered scan is used instead.
     """
-    fitting = [
-        RR.workflow == workflow_id,
-        RR.num_cpus <= capacity.num_cpus,
-        RR.memory_bytes <= capacity.memory_bytes,
-        RR.num_gpus <= capacity.num_gpus,
-        RR.num_nodes <= capacity.num_nodes,
-    ]
+    p = marks(1)
+    fitting = f"rr.workflow_id = {p} AND rr.num_cpus <= {p} AND rr.memory_bytes <= {p} AND rr.num_gpus <= {p} AND rr.num_nodes <= {p}"
+    fitting_params = [workflow_id, capacity.num_cpus, capacity.memory_bytes, capacity.num_gpus, capacity.num_nodes]
     if time_limit is not None:
-        fitting.append(RR.runtime_s <= time_limit)
-    ready = (Job.workflow == workflow_id) & (Job.status == S.READY)
-    if condition is not None:
-        ready &= condition
-    columns = (RR.num_cpus, RR.memory_bytes, RR.num_gpus, RR.num_nodes)
+        fitting += f" AND rr.runtime_s <= {p}"
+        fitting_params.append(time_limit)
+    ready = f"job.workflow_id = {p} AND job.status = {int(S.READY)}"
+    ready_params = [workflow_id]
+    if scheduler_id is not None:
+        ready += f" AND (job.scheduler_id IS NULL OR job.scheduler_id = {p})"
+        ready_params.append(scheduler_id)
+    order = SORT_ORDERS[sort_method]
     classes = []
     if sort_method != "none":
-        classes = list(RR.select(RR.id, *columns).where(*fitting).order_by(*SORT_ORDERS[sort_method], RR.id).limit(MAX_CLASS_PROBES + 1).tuples())
+        classes = rows(
+            f"SELECT rr.id, rr.num_cpus, rr.memory_bytes, rr.num_gpus, rr.num_nodes FROM resource_requirements rr "
+            f"WHERE {fitting} ORDER BY {order}rr.id LIMIT {p}",
+            (*fitting_params, MAX_CLASS_PROBES + 1),
+        )
         if not classes:
             return []
     if not classes or len(classes) > MAX_CLASS_PROBES:
-        scan = Job.select(Job.id, *columns).join(RR).where(ready, *fitting).order_by(*SORT_ORDERS[sort_method], Job.id).limit(window)
-        return list(_lock(scan).tuples())
-    rows: list[tuple] = []
+        return rows(
+            f"SELECT job.id, rr.num_cpus, rr.memory_bytes, rr.num_gpus, rr.num_nodes FROM job "
+            f"JOIN resource_requirements rr ON rr.id = job.resource_requirements_id "
+            f"WHERE {ready} AND {fitting} ORDER BY {order}job.id LIMIT {p}{row_lock()}",
+            (*ready_params, *fitting_params, window),
+        )
+    found: list[tuple] = []
+    probe = f"SELECT id FROM job WHERE {ready} AND job.resource_requirements_id = {p} ORDER BY id LIMIT {p}{row_lock()}"
     for rr_id, *needs in classes:
-        probe = Job.select(Job.id).where(ready, Job.resource_requirements == rr_id).order_by(Job.id).limit(window - len(rows))
-        rows.extend((job_id, *needs) for (job_id,) in _lock(probe).tuples())
-        if len(rows) >= window:
+        found.extend((job_id, *needs) for job_id in ids_of(probe, (*ready_params, rr_id, window - len(found))))
+        if len(found) >= window:
             break
-    return rows
+    return found
 
 
 def _first_fit(rows, capacity: Capacity, limit: int) -> list[int]:

@@ -10,8 +10,7 @@ transaction. A failed, canceled or terminated upstream cancels the dependents th
 from collections import Counter
 
 from torc.db.connection import database_proxy
-from torc.db.models import Job, JobDependsOn
-from torc.engine.sql import in_chunks
+from torc.engine.sql import execute, ids_of, in_chunks, marks, rows
 from torc.status import DONE, JobStatus
 
 S = JobStatus
@@ -30,16 +29,16 @@ def release_dependents(succeeded: set[int], unsuccessful: set[int]) -> tuple[set
     """Account for jobs that just finished; return (jobs made ready, jobs canceled by cascade)."""
     made_ready: set[int] = set()
     canceled: set[int] = set()
+    blocked = int(S.BLOCKED)
     while succeeded or unsuccessful:
         finished = succeeded | unsuccessful
         edges = []
         for chunk in in_chunks(finished):
-            edges.extend(
-                JobDependsOn.select(JobDependsOn.job, JobDependsOn.depends_on_job)
-                .join(Job, on=(JobDependsOn.job == Job.id))
-                .where(JobDependsOn.depends_on_job.in_(chunk), Job.status == S.BLOCKED)
-                .tuples()
-            )
+            edges.extend(rows(
+                f"SELECT d.job_id, d.depends_on_job_id FROM job_depends_on d JOIN job ON job.id = d.job_id "
+                f"WHERE d.depends_on_job_id IN ({marks(len(chunk))}) AND job.status = {blocked}",
+                chunk,
+            ))
         if not edges:
             break
         decrements = Counter(job for job, _ in edges)
@@ -48,23 +47,20 @@ def release_dependents(succeeded: set[int], unsuccessful: set[int]) -> tuple[set
             by_amount.setdefault(amount, []).append(job)
         for amount, jobs in by_amount.items():
             for chunk in in_chunks(jobs):
-                Job.update(num_blocking=Job.num_blocking - amount).where(Job.id.in_(chunk), Job.status == S.BLOCKED).execute()
+                execute(f"UPDATE job SET num_blocking = num_blocking - {int(amount)} WHERE id IN ({marks(len(chunk))}) AND status = {blocked}", chunk)
         hit_by_failure = {job for job, upstream in edges if upstream in unsuccessful}
         newly_canceled = set()
         for chunk in in_chunks(hit_by_failure):
-            newly_canceled.update(
-                row[0]
-                for row in Job.select(Job.id)
-                .where(Job.id.in_(chunk), Job.status == S.BLOCKED, Job.cancel_on_blocking_job_failure == True)  # noqa: E712
-                .tuples()
-            )
-        for chunk in in_chunks(newly_canceled):
-            Job.update(status=S.CANCELED, num_blocking=0).where(Job.id.in_(chunk)).execute()
+            newly_canceled.update(ids_of(
+                f"UPDATE job SET status = {int(S.CANCELED)}, num_blocking = 0 "
+                f"WHERE id IN ({marks(len(chunk))}) AND status = {blocked} AND cancel_on_blocking_job_failure = {marks(1)} RETURNING id",
+                (*chunk, True),
+            ))
         for chunk in in_chunks(set(decrements) - newly_canceled):
-            ready = [row[0] for row in Job.select(Job.id).where(Job.id.in_(chunk), Job.status == S.BLOCKED, Job.num_blocking <= 0).tuples()]
-            if ready:
-                Job.update(status=S.READY).where(Job.id.in_(ready), Job.status == S.BLOCKED).execute()
-                made_ready.update(ready)
+            made_ready.update(ids_of(
+                f"UPDATE job SET status = {int(S.READY)} WHERE id IN ({marks(len(chunk))}) AND status = {blocked} AND num_blocking <= 0 RETURNING id",
+                chunk,
+            ))
         canceled |= newly_canceled
         succeeded, unsuccessful = set(), newly_canceled
     return made_ready, canceled

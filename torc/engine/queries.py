@@ -1,5 +1,7 @@
 """Read-only questions about a workflow."""
 
+from typing import NamedTuple
+
 from peewee import fn
 
 from torc.db.models import (
@@ -14,7 +16,7 @@ from torc.db.models import (
     WorkflowStatus,
 )
 from torc.engine.errors import NotFound
-from torc.engine.sql import first
+from torc.engine.sql import exists, first, marks, rows
 from torc.status import WORKFLOW_FINISHED, JobStatus
 from torc.units import format_duration
 
@@ -28,6 +30,24 @@ def workflow_status(workflow_id: int) -> WorkflowStatus:
     return status
 
 
+class RunState(NamedTuple):
+    """The workflow-status fields the claim and completion paths read, as a plain tuple."""
+
+    run_id: int
+    is_canceled: bool
+    needs_completion_script: bool
+
+
+def run_state(workflow_id: int) -> RunState:
+    """``workflow_status`` without building a model instance (hot paths: claim, completion)."""
+    p = marks(1)
+    found = rows(f"SELECT run_id, is_canceled, has_detected_need_to_run_completion_script FROM workflow_status WHERE workflow_id = {p}", (workflow_id,))
+    if not found:
+        raise NotFound(f"workflow {workflow_id} not found")
+    run_id, canceled, script = found[0]
+    return RunState(run_id, bool(canceled), bool(script))
+
+
 def job_or_error(job_id: int) -> Job:
     job = Job.get_or_none(Job.id == job_id)
     if job is None:
@@ -37,20 +57,21 @@ def job_or_error(job_id: int) -> Job:
 
 def is_complete(workflow_id: int) -> bool:
     """Complete when no job is outside completed/failed/canceled/terminated/disabled."""
-    return not Job.select().where(Job.workflow == workflow_id, Job.status.not_in(list(WORKFLOW_FINISHED))).exists()
+    finished = ", ".join(str(int(s)) for s in sorted(WORKFLOW_FINISHED))
+    return not exists(f"SELECT 1 FROM job WHERE workflow_id = {marks(1)} AND status NOT IN ({finished}) LIMIT 1", (workflow_id,))
 
 
 def completion_state(workflow_id: int) -> dict:
-    status = workflow_status(workflow_id)
+    state = run_state(workflow_id)
     return {
         "is_complete": is_complete(workflow_id),
-        "is_canceled": status.is_canceled,
-        "needs_to_run_completion_script": status.has_detected_need_to_run_completion_script,
+        "is_canceled": state.is_canceled,
+        "needs_to_run_completion_script": state.needs_completion_script,
     }
 
 
 def has_ready_jobs(workflow_id: int) -> bool:
-    return Job.select().where(Job.workflow == workflow_id, Job.status == S.READY).exists()
+    return exists(f"SELECT 1 FROM job WHERE workflow_id = {marks(1)} AND status = {int(S.READY)} LIMIT 1", (workflow_id,))
 
 
 def ready_job_requirements(workflow_id: int, scheduler_config_id: int | None) -> dict:

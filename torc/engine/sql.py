@@ -98,6 +98,33 @@ def rows(sql: str, params=()) -> list[tuple]:
     return database_proxy.obj.execute_sql(sql, params).fetchall()
 
 
+def marks(count: int) -> str:
+    """``count`` bound-parameter placeholders of the current database (``?`` on SQLite, ``%s`` on
+    PostgreSQL), comma-separated: hot-path SQL is written once and runs on both."""
+    return ", ".join([database_proxy.obj.param] * count)
+
+
+def execute(sql: str, params=()):
+    """Run one statement of hot-path SQL on the current database; returns the cursor."""
+    return database_proxy.obj.execute_sql(sql, params)
+
+
+def ids_of(sql: str, params=()) -> list[int]:
+    """The first column of every row, e.g. the ids an ``UPDATE … RETURNING id`` changed."""
+    return [row[0] for row in execute(sql, params).fetchall()]
+
+
+def exists(sql: str, params=()) -> bool:
+    """Whether ``SELECT 1 … LIMIT 1``-style ``sql`` finds a row."""
+    return execute(sql, params).fetchone() is not None
+
+
+def row_lock() -> str:
+    """Suffix locking the rows a claim reads: none on SQLite (``BEGIN IMMEDIATE`` already holds the
+    write lock), ``FOR UPDATE OF job SKIP LOCKED`` on PostgreSQL (claimers take disjoint rows)."""
+    return "" if is_sqlite() else " FOR UPDATE OF job SKIP LOCKED"
+
+
 def changed_rows(cursor) -> int:
     """Rows changed by the statement just run; Python's sqlite3 reports -1 for ``WITH … UPDATE``."""
     if cursor.rowcount >= 0:

@@ -7,13 +7,11 @@ so that a transition happens once even if two requests race.
 
 from dataclasses import dataclass, field
 
-from peewee import EXCLUDED, fn
-
 from torc.db.connection import database_proxy
-from torc.db.models import ComputeNode, Job, Result, WorkflowResult
+from torc.db.models import Job, Result
 from torc.engine import actions, propagation, queries
 from torc.engine.errors import Conflict, EngineError, Invalid, NotFound
-from torc.engine.sql import bulk_insert, in_chunks
+from torc.engine.sql import bulk_insert, exists, ids_of, in_chunks, marks, rows
 from torc.engine.events import record_event
 from torc.engine.wakeup import jobs_changed
 from torc.status import DONE, TERMINAL, JobStatus
@@ -35,13 +33,27 @@ def _move(job: Job, expected: set, **changes) -> None:
         raise Conflict(f"job {job.id} is {S(now).label}; expected {' or '.join(sorted(S(s).label for s in expected))}")
 
 
+def _workflow_of(job_id: int) -> int:
+    found = rows(f"SELECT workflow_id FROM job WHERE id = {marks(1)}", (job_id,))
+    if not found:
+        raise NotFound(f"job {job_id} not found")
+    return found[0][0]
+
+
 def start_job(job_id: int, run_id: int, compute_node_id: int) -> Job:
-    """pending → running on a compute node of the same workflow."""
-    job = queries.job_or_error(job_id)
-    _check_run_id(job, run_id)
-    if not ComputeNode.select().where(ComputeNode.id == compute_node_id, ComputeNode.workflow == job.workflow_id).exists():
-        raise Invalid(f"compute_node_id {compute_node_id} is not a compute node of workflow {job.workflow_id}")
-    _move(job, {S.PENDING}, status=S.RUNNING, active_compute_node=compute_node_id)
+    """pending → running on a compute node of the same workflow (plain SQL: a worker that does not
+    prefetch calls this once per job)."""
+    workflow_id = _workflow_of(job_id)
+    current = queries.run_state(workflow_id).run_id
+    if run_id != current:
+        raise Conflict(f"run_id {run_id} is not the workflow's current run {current}")
+    p = marks(1)
+    if not exists(f"SELECT 1 FROM compute_node WHERE id = {p} AND workflow_id = {p}", (compute_node_id, workflow_id)):
+        raise Invalid(f"compute_node_id {compute_node_id} is not a compute node of workflow {workflow_id}")
+    if not ids_of(f"UPDATE job SET status = {int(S.RUNNING)}, active_compute_node_id = {p} WHERE id = {p} AND status = {int(S.PENDING)} RETURNING id",
+                  (compute_node_id, job_id)):
+        now = rows(f"SELECT status FROM job WHERE id = {p}", (job_id,))[0][0]
+        raise Conflict(f"job {job_id} is {S(now).label}; expected {S.PENDING.label}")
     return Job.get_by_id(job_id)
 
 
@@ -88,7 +100,7 @@ def complete_jobs(workflow_id: int, run_id: int, completions: list[Completion]) 
     canceling) dependents. A completion that is refused (unknown job, wrong attempt, job no longer
     running, lost race) is returned with its error and does not hold back the others.
     """
-    current = queries.workflow_status(workflow_id).run_id
+    current = queries.run_state(workflow_id).run_id
     if run_id != current:
         raise Conflict(f"run_id {run_id} is not the workflow's current run {current}")
     outcome = CompletionOutcome()
@@ -103,7 +115,7 @@ def complete_jobs(workflow_id: int, run_id: int, completions: list[Completion]) 
             outcome.errors.append((item.job_id, exc))
     found = {}
     for chunk in in_chunks(wanted):
-        found.update((row[0], row[1:]) for row in Job.select(Job.id, Job.workflow, Job.status, Job.attempt_id).where(Job.id.in_(chunk)).tuples())
+        found.update((row[0], row[1:]) for row in rows(f"SELECT id, workflow_id, status, attempt_id FROM job WHERE id IN ({marks(len(chunk))})", chunk))
     movable: dict[int, list[int]] = {}
     for job_id, item in wanted.items():
         job_workflow, status, attempt = found.get(job_id, (None, None, None))
@@ -118,15 +130,14 @@ def complete_jobs(workflow_id: int, run_id: int, completions: list[Completion]) 
         else:
             movable.setdefault(int(item.status), []).append(job_id)
             item.result = {**item.result, "attempt_id": attempt}
-    p = database_proxy.obj.param
     for status, job_ids in movable.items():
         sources = ", ".join(str(int(s)) for s in sorted(_completable_from(status)))
         for chunk in in_chunks(job_ids):
-            moved = {row[0] for row in database_proxy.obj.execute_sql(
+            moved = set(ids_of(
                 f"UPDATE job SET status = {status}, active_compute_node_id = NULL "
-                f"WHERE id IN ({', '.join([p] * len(chunk))}) AND status IN ({sources}) RETURNING id",
+                f"WHERE id IN ({marks(len(chunk))}) AND status IN ({sources}) RETURNING id",
                 chunk,
-            ).fetchall()}
+            ))
             outcome.completed.extend(job_id for job_id in chunk if job_id in moved)
             outcome.errors.extend((job_id, Conflict(f"job {job_id} was finished by another request")) for job_id in chunk if job_id not in moved)
     if outcome.completed:
@@ -145,14 +156,13 @@ def _record_results(workflow_id: int, run_id: int, items: list[Completion]) -> N
     bulk_insert("result", ["workflow_id", "job_id", "run_id", "status", *(Result._meta.fields[name].column_name for name in columns)], rows)
     job_ids = [item.job_id for item in items]
     for chunk in in_chunks(job_ids):
-        latest = (
-            Result.select(Result.job, Result.workflow, fn.MAX(Result.id))
-            .where(Result.job.in_(chunk), Result.run_id == run_id)
-            .group_by(Result.job, Result.workflow)
+        database_proxy.obj.execute_sql(
+            "INSERT INTO workflow_result (job_id, workflow_id, result_id) "
+            f"SELECT job_id, workflow_id, MAX(id) FROM result WHERE job_id IN ({marks(len(chunk))}) AND run_id = {marks(1)} "
+            "GROUP BY job_id, workflow_id "
+            "ON CONFLICT (job_id) DO UPDATE SET result_id = excluded.result_id",
+            (*chunk, run_id),
         )
-        WorkflowResult.insert_from(latest, [WorkflowResult.job, WorkflowResult.workflow, WorkflowResult.result]).on_conflict(
-            conflict_target=[WorkflowResult.job], update={WorkflowResult.result: EXCLUDED.result_id}
-        ).execute()
 
 
 def _after_completion(workflow_id: int, items: list[Completion]) -> None:
@@ -178,14 +188,14 @@ def start_claimed_jobs(workflow_id: int, compute_node_id: int, job_ids: list[int
     """pending → running for jobs that ``compute_node_id`` claimed and has started since it last
     reported (a worker that prefetches reports its starts in batches). Jobs no longer pending on
     that node (finished, handed back, recovered) are skipped; the ones that moved are returned."""
-    p = database_proxy.obj.param
+    p = marks(1)
     moved = []
     for chunk in in_chunks(dict.fromkeys(job_ids)):
-        moved.extend(row[0] for row in database_proxy.obj.execute_sql(
+        moved.extend(ids_of(
             f"UPDATE job SET status = {int(S.RUNNING)} WHERE workflow_id = {p} AND active_compute_node_id = {p} "
-            f"AND status = {int(S.PENDING)} AND id IN ({', '.join([p] * len(chunk))}) RETURNING id",
+            f"AND status = {int(S.PENDING)} AND id IN ({marks(len(chunk))}) RETURNING id",
             (workflow_id, compute_node_id, *chunk),
-        ).fetchall())
+        ))
     if moved:
         jobs_changed()
     return sorted(moved)
@@ -193,8 +203,7 @@ def start_claimed_jobs(workflow_id: int, compute_node_id: int, job_ids: list[int
 
 def complete_job(job_id: int, status: JobStatus, run_id: int, result: dict) -> Job:
     """Record the result and finish the job; release or cancel its dependents in the same transaction."""
-    job = queries.job_or_error(job_id)
-    outcome = complete_jobs(job.workflow_id, run_id, [Completion(job_id, status, result)])
+    outcome = complete_jobs(_workflow_of(job_id), run_id, [Completion(job_id, status, result)])
     if outcome.errors:
         raise outcome.errors[0][1]
     return Job.get_by_id(job_id)

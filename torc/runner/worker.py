@@ -179,7 +179,7 @@ class JobRunner:
         if self.lost:
             return False
         try:
-            self.heartbeat_api.compute_nodes.heartbeat_compute_node(self.node_id, lease_seconds=self.config.lease_seconds)
+            self.heartbeat_api.call_plain("compute_nodes", "heartbeat_compute_node", self.node_id, lease_seconds=self.config.lease_seconds)
             self.renewed_at = time.monotonic()
         except ApiException as exc:
             if exc.status != 409:
@@ -357,9 +357,9 @@ class JobRunner:
         if (self.reports or self.started_unreported) and wait == 0:
             return self._send_reports(ClaimAfterCompletion(limit=limit, resources=offer, compute_node_id=self.node_id, start=start))
         if offer is None:
-            return self.api.workflows.claim_next_jobs(self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
-        return self.api.workflows.claim_jobs_based_on_resources(
-            self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id, start=True
+            return self.api.call_plain("workflows", "claim_next_jobs", self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
+        return self.api.call_plain(
+            "workflows", "claim_jobs_based_on_resources", self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id, start=True
         ).jobs
 
     # ------------------------------------------------------------------ jobs
@@ -531,7 +531,7 @@ class JobRunner:
         )
         claimed = []
         try:
-            answer = self.api.workflows.complete_jobs(self.workflow_id, self.run_id, request)
+            answer = self.api.call_plain("workflows", "complete_jobs", self.workflow_id, self.run_id, request)
             refused = {error.job_id: error.message for error in answer.errors}
             claimed = answer.claimed.jobs if answer.claimed else []
         except ApiException as exc:

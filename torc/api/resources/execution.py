@@ -13,13 +13,12 @@ from marshmallow import fields, validate
 from torc.api.base import ApiSchema, Blueprint
 from torc.api.errors import unprocessable
 from torc.api.fields import Int64, JobStatusField
-from torc.api.resources.jobs import JobModel, attach_relationships
+from torc.api.resources.jobs import JobModel, job_records
 from torc.api.resources.jobs import blp as jobs_blp
 from torc.api.resources.results import ResultModel
 from torc.api.resources.workflows import SORT_METHODS
 from torc.api.resources.workflows import blp as workflows_blp
 from torc.db.connection import write_transaction
-from torc.db.models import Job
 from torc.engine import claims, lifecycle, queries, transitions
 from torc.status import JobStatus
 
@@ -218,9 +217,7 @@ def _status(label: str) -> JobStatus:
 
 
 def _jobs(claim: claims.Claim) -> dict:
-    jobs = list(Job.select().where(Job.id.in_(claim.job_ids)).order_by(Job.id)) if claim.job_ids else []
-    attach_relationships(jobs)
-    return {"jobs": jobs, "reason": claim.reason}
+    return {"jobs": job_records(claim.job_ids), "reason": claim.reason}
 
 
 def _in_transaction(function, *args):

@@ -64,19 +64,46 @@ def _relationships_sql(count: int) -> str:
     return " UNION ALL ".join(parts) + " ORDER BY kind, other_id"
 
 
-def attach_relationships(jobs) -> None:
-    """Fill the five id lists of each job with one UNION ALL query over the relationship tables
-    (claims return them, so this is on the hot path: plain SQL, not five peewee-built selects)."""
-    for attr in RELATIONSHIPS:
-        for job in jobs:
-            setattr(job, attr, [])
-    if not jobs:
-        return
-    by_id = {job.id: job for job in jobs}
+def _relationship_lists(job_ids) -> dict[int, dict[str, list[int]]]:
+    """The five id lists of each job, from one UNION ALL query over the relationship tables per
+    chunk (claims return them, so this is on the hot path: plain SQL, not five peewee-built selects)."""
+    lists = {job_id: {attr: [] for attr in RELATIONSHIPS} for job_id in job_ids}
     attrs = list(RELATIONSHIPS)
-    for chunk in in_chunks(by_id):
+    for chunk in in_chunks(lists):
         for kind, job_id, other_id in rows(_relationships_sql(len(chunk)), chunk * len(attrs)):
-            getattr(by_id[job_id], attrs[kind]).append(other_id)
+            lists[job_id][attrs[kind]].append(other_id)
+    return lists
+
+
+def attach_relationships(jobs) -> None:
+    """Fill the five id lists of each job model."""
+    lists = _relationship_lists([job.id for job in jobs])
+    for job in jobs:
+        for attr, ids in lists[job.id].items():
+            setattr(job, attr, ids)
+
+
+#: The job columns ``JobModel`` shows (its fields other than the relationship lists).
+JOB_COLUMNS = [name for name in JobModel._declared_fields if name not in RELATIONSHIPS]
+#: Of those, the booleans: SQLite returns them as 0/1, which the schema would dump as numbers.
+BOOLEAN_COLUMNS = [name for name in JOB_COLUMNS if isinstance(JobModel._declared_fields[name], fields.Boolean)]
+
+
+def job_records(job_ids: list[int]) -> list[dict]:
+    """Jobs as plain dicts with their relationships, in id order, for the claim responses: the
+    schema dumps dicts as it dumps models, without a model instance per claimed job."""
+    if not job_ids:
+        return []
+    found = []
+    for chunk in in_chunks(job_ids):
+        found.extend(rows(f"SELECT {', '.join(JOB_COLUMNS)} FROM job WHERE id IN ({', '.join([database_proxy.obj.param] * len(chunk))})", chunk))
+    records = sorted((dict(zip(JOB_COLUMNS, row)) for row in found), key=lambda record: record["id"])
+    lists = _relationship_lists([record["id"] for record in records])
+    for record in records:
+        record.update(lists[record["id"]])
+        for name in BOOLEAN_COLUMNS:
+            record[name] = bool(record[name])
+    return records
 
 
 def replace_relationships(job: Job, values: dict) -> None:
