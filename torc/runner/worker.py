@@ -505,12 +505,12 @@ class JobRunner:
             if self._retry(job, code, message, process, usage):
                 return
             status = "pending_failed" if self.workflow.use_pending_failed else "failed"
-        self._report(job, status, code, message, usage, process.exec_minutes)
+        self._report(job, status, code, message, usage, process.exec_minutes, process.ended_at)
 
-    def _report(self, job, status: str, code: int, message: str | None, usage: dict | None, exec_minutes: float = 0.0) -> None:
+    def _report(self, job, status: str, code: int, message: str | None, usage: dict | None, exec_minutes: float = 0.0, ended_at: float | None = None) -> None:
         """Queue a job's final status; :meth:`_send_reports` sends the queue as one batch."""
         self._note_pending_report()
-        self.reports.append((job, status, code, message, self._result(job, status, code, message, usage, exec_minutes)))
+        self.reports.append((job, status, code, message, self._result(job, status, code, message, usage, exec_minutes, ended_at)))
 
     def _note_pending_report(self) -> None:
         if not (self.reports or self.started_unreported):
@@ -544,8 +544,12 @@ class JobRunner:
             logger.info("job %s (%s) %s (return code %s)%s", job.id, job.name, status, code, f": {message}" if message else "")
         return claimed
 
-    def _result(self, job, status, code, message, usage, exec_minutes) -> ResultModel:
+    def _result(self, job, status, code, message, usage, exec_minutes, ended_at: float | None = None) -> ResultModel:
+        """The result of an attempt; its completion time is when the job's process ended (``ended_at``,
+        epoch seconds) when known, not when the report was built, so that completion time minus run
+        time is when the job started."""
         usage = usage or {}
+        ended = dt.datetime.fromtimestamp(ended_at, dt.timezone.utc) if ended_at else dt.datetime.now(dt.timezone.utc)
         return ResultModel(
             job_id=job.id,
             workflow_id=self.workflow_id,
@@ -554,7 +558,7 @@ class JobRunner:
             compute_node_id=self.node_id,
             return_code=code,
             exec_time_minutes=exec_minutes,
-            completion_time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            completion_time=ended.isoformat(timespec="milliseconds"),
             status=status,
             message=message,
             peak_memory_bytes=usage.get("peak_memory_bytes"),
