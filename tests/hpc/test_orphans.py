@@ -2,9 +2,6 @@
 
 import datetime as dt
 
-import pytest
-
-from torc.client import make_api
 from torc.hpc.orphans import ORPHAN_MAX_ATTEMPTS, replacement_counts, requeue_killed_jobs, sync_allocations
 from torc.hpc.scheduler import HpcJobInfo, HpcScheduler
 from torc.openapi_client.models import ComputeNodeModel, ResultModel, ScheduledComputeNodesModel, WorkflowSpecRecords
@@ -25,12 +22,6 @@ class ScriptedScheduler(HpcScheduler):
 
     def accounting(self, job_ids):
         return []
-
-
-@pytest.fixture
-def api(api_url):
-    with make_api(api_url) as api:
-        yield api
 
 
 def workflow(api, *names):

@@ -107,8 +107,8 @@ def test_one_minute_allocation_never_claims_a_five_minute_job(torc):
     assert node.scheduler["slurm_job_id"] == slurm_id
 
 
-def _start_busy_workflow(torc):
-    submitted = torc.json("submit", SPECS / "orphan.yaml", *FAST)
+def _start_busy_workflow(torc, *options):
+    submitted = torc.json("submit", SPECS / "orphan.yaml", *FAST, *options)
     wf = submitted["workflow_id"]
     api = api_of(torc)
     wait_for(lambda: jobs(api, wf)["busy"].status == "running", 30, "the busy job to run")
@@ -132,16 +132,29 @@ def test_scancel_of_a_busy_allocation_reruns_its_jobs_in_a_new_allocation(torc):
     assert busy.attempt_id == 2
     first = [r for r in api.iter_results(wf, all_runs=True) if r.job_id == busy.id]
     assert [(r.attempt_id, r.status) for r in first] == [(1, "terminated")]
-    wait_for(lambda: allocations(api, wf)[0].status == "complete", 20, "the allocation to be marked complete")
-
-    report = torc.json("slurm", "sync", wf, "--resubmit", *FAST)
-    assert len(report["resubmitted"]) == 1 and report["resubmitted"][0]["slurm_job_id"] != slurm_id
+    # No other allocation is left: the dying worker requested a replacement by itself.
     wait_complete(api, wf)
     assert {j.status for j in jobs(api, wf).values()} == {"completed"}
+    first, replacement = allocations(api, wf)
+    assert str(first.scheduler_id) == slurm_id and replacement.scheduler_id not in (0, first.scheduler_id)
+    events = [e.data for e in api.iter_events(wf, category="allocation_resubmitted")]
+    assert [(e["scheduled_compute_node_id"], e["slurm_job_id"]) for e in events] == [(replacement.id, str(replacement.scheduler_id))]
     assert slurm_times(slurm_id)["state"] == "CANCELLED"
     # parse-logs finds the cancellation in the killed allocation's Slurm output.
     findings = torc.json("slurm", "parse-logs", "torc_output", "--workflow-id", wf)
     assert any(f["category"] == "cancelled" and f"sl{slurm_id}." in f["file"] for f in findings)
+
+
+def test_no_auto_resubmit_leaves_a_killed_allocation_unreplaced(torc):
+    wf, api, slurm_id = _start_busy_workflow(torc, "--no-auto-resubmit")
+    subprocess.run(["scancel", slurm_id], check=True)
+    wait_for(lambda: jobs(api, wf)["busy"].status == "ready", 20, "the killed job to be ready again")
+    # The dying worker decides last thing before it exits, and says so in its Slurm output.
+    wait_for(lambda: any("automatic resubmission is off" in log.read_text() for log in Path("torc_output").glob("slurm_output_*")),
+             30, "the worker to decline a replacement")
+    assert [(str(a.scheduler_id), a.status) for a in allocations(api, wf)] == [(slurm_id, "complete")]
+    assert not list(api.iter_events(wf, category="allocation_resubmitted"))
+    assert jobs(api, wf)["busy"].status == "ready"
 
 
 def test_allocation_whose_worker_died_is_detected_and_its_jobs_rerun(torc):
@@ -159,14 +172,14 @@ def test_allocation_whose_worker_died_is_detected_and_its_jobs_rerun(torc):
     wait_complete(api, wf)
     busy = jobs(api, wf)["busy"]
     assert busy.status == "completed" and busy.attempt_id == 2
-    assert [a.status for a in allocations(api, wf)] == ["complete", "complete"]
+    wait_for(lambda: [a.status for a in allocations(api, wf)] == ["complete", "complete"], 20, "both allocations to be complete")
 
 
 def test_schedule_nodes_by_hand_with_a_backlog_cap(torc, tmp_path):
     spec = tmp_path / "plain.yaml"
     spec.write_text(
         "name: plain\ncompute_node_wait_for_new_jobs_seconds: 3\n"
-        "jobs:\n  - {name: 'j{i}', command: 'echo {i}', parameters: {i: '1:4'}}\n"
+        "jobs:\n  - {name: 'j{i}', command: 'sleep 3', parameters: {i: '1:3'}}\n"
     )
     wf = torc.json("workflows", "create", spec)["workflow_id"]
     torc("workflows", "initialize", wf)
@@ -174,15 +187,21 @@ def test_schedule_nodes_by_hand_with_a_backlog_cap(torc, tmp_path):
     with pytest.raises(AssertionError, match="invalid value"):
         torc("slurm", "create", wf, "--name", "bad", "--account", "x;id")
     out = torc.json("slurm", "schedule-nodes", wf, "--scheduler-config-id", scheduler, "-n", "3", "--max-queued-allocations", "1",
-                    "--keep-submission-scripts", "--job-prefix", "manual", *FAST)
+                    "--max-parallel-jobs", "1", "--keep-submission-scripts", "--job-prefix", "manual", *FAST)
     assert len(out) == 1, "the backlog cap allows one queued allocation"
+    api = api_of(torc)
+    assert [a.status for a in allocations(api, wf)] == ["pending", "deferred", "deferred"]
     script = Path(out[0]["script"])
     assert script.name == f"manual_{out[0]['scheduled_compute_node_id']}.sh" and "#SBATCH --partition=debug" in script.read_text()
-    api = api_of(torc)
     wait_complete(api, wf, 60)
-    wait_for(lambda: allocations(api, wf)[0].status == "complete", 20, "the allocation to be marked complete")
+    # The deferred allocations were submitted by the running workers, each once the one before it had started.
+    wait_for(lambda: [a.status for a in allocations(api, wf)] == ["complete"] * 3, 30, "the three allocations to be complete")
+    slurm_ids = [str(a.scheduler_id) for a in allocations(api, wf)]
+    assert slurm_ids[0] == out[0]["slurm_job_id"] and len(set(slurm_ids)) == 3
+    times = [slurm_times(i) for i in slurm_ids]
+    assert all(later["submit"] >= earlier["start"] for earlier, later in zip(times, times[1:]))
     summary = torc.json("slurm", "sacct", wf)
-    assert [(s["slurm_job_id"], s["status"]) for s in summary] == [(out[0]["slurm_job_id"], "complete")]
+    assert [(s["slurm_job_id"], s["status"]) for s in summary] == [(i, "complete") for i in slurm_ids]
 
     # sbatch's refusal is one clear line with a hint, and leaves no allocation record behind.
     nowhere = torc.json("slurm", "create", wf, "--name", "nowhere", "--account", "test", "--partition", "nosuch")["id"]
@@ -191,7 +210,7 @@ def test_schedule_nodes_by_hand_with_a_backlog_cap(torc, tmp_path):
     too_long = torc.json("slurm", "create", wf, "--name", "too_long", "--account", "test", "--partition", "short", "--walltime", "01:00:00")["id"]
     failed = torc("slurm", "schedule-nodes", wf, "--scheduler-config-id", too_long, expect_exit=1)
     assert "time limit" in failed.stderr.lower()
-    assert len(allocations(api, wf)) == 1
+    assert len(allocations(api, wf)) == 3
 
 
 def test_submit_slurm_with_a_profile_generated_from_the_local_cluster(torc, tmp_path):

@@ -22,6 +22,7 @@ from torc.cli.errors import CommandFailed
 from torc.cli.listing import show_list
 from torc.cli.output import columns, record_of, render_fields
 from torc.cli.run import log_to_file, runner_config, worker_options
+from torc.hpc.allocations import DEFAULT_MAX_RESUBMISSIONS
 from torc.hpc.scheduler import HpcError
 
 logger = logging.getLogger("torc.cli")
@@ -57,7 +58,10 @@ def launch_options(command):
         click.option("--lease-seconds", type=click.FloatRange(min=1), help="Workers: the server requeues a worker's jobs after this long without a heartbeat."),
         click.option("--idle-timeout", type=click.FloatRange(min=0), help="Workers: exit after this long without work (default: the workflow's setting)."),
         click.option("--keep-submission-scripts", is_flag=True, help="Keep the rendered sbatch scripts in the output directory."),
-        click.option("--max-queued-allocations", type=click.IntRange(min=0), envvar="TORC_SLURM_MAX_QUEUED", help="Submit nothing while this many allocations of the workflow wait in the queue."),
+        click.option("--max-queued-allocations", type=click.IntRange(min=0), envvar="TORC_SLURM_MAX_QUEUED", help="At most this many allocations of the workflow wait in the queue; the others are deferred and submitted as the queue drains."),
+        click.option("--max-resubmissions", type=click.IntRange(min=0), default=DEFAULT_MAX_RESUBMISSIONS, show_default=True,
+                     help="Replacement allocations requested automatically per workflow when an allocation dies with jobs left and no other."),
+        click.option("--no-auto-resubmit", is_flag=True, help="Never request replacement allocations automatically (same as --max-resubmissions 0)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -65,20 +69,21 @@ def launch_options(command):
 
 
 def make_launch(state: CliState, output_dir, worker_url, worker_command, template, poll_interval, heartbeat_interval,
-                lease_seconds, idle_timeout, keep_submission_scripts, max_queued_allocations):
+                lease_seconds, idle_timeout, keep_submission_scripts, max_queued_allocations, max_resubmissions, no_auto_resubmit):
     from torc.hpc.allocations import WorkerLaunch
 
     return WorkerLaunch(
         url=worker_url or state.url, output_dir=Path(output_dir), worker_command=worker_command, template=template,
         poll_interval=poll_interval, heartbeat_interval=heartbeat_interval, lease_seconds=lease_seconds,
         idle_timeout=idle_timeout, keep_scripts=keep_submission_scripts, max_queued=max_queued_allocations,
+        max_resubmissions=0 if no_auto_resubmit else max_resubmissions,
     )
 
 
 def split_launch(options: dict) -> tuple[dict, dict]:
     """(launch options, the rest) of a command's keyword arguments."""
     names = {"output_dir", "worker_url", "worker_command", "template", "poll_interval", "heartbeat_interval", "lease_seconds",
-             "idle_timeout", "keep_submission_scripts", "max_queued_allocations"}
+             "idle_timeout", "keep_submission_scripts", "max_queued_allocations", "max_resubmissions", "no_auto_resubmit"}
     return {k: v for k, v in options.items() if k in names}, {k: v for k, v in options.items() if k not in names}
 
 
@@ -227,9 +232,11 @@ def _without_option(name: str):
 @worker_options
 @click.option("--keep-submission-scripts", is_flag=True, help="Keep the scripts of allocations this worker submits.")
 @click.option("--max-queued-allocations", type=click.IntRange(min=0), help="Backlog cap for allocations this worker submits.")
+@click.option("--max-resubmissions", type=click.IntRange(min=0), default=DEFAULT_MAX_RESUBMISSIONS, show_default=True,
+              help="Replacement allocations per workflow this worker may request when its allocation dies.")
 @pass_state
 @hpc_errors
-def run_jobs(state: CliState, url, workflow_id, output_dir, keep_submission_scripts, max_queued_allocations, **worker):
+def run_jobs(state: CliState, url, workflow_id, output_dir, keep_submission_scripts, max_queued_allocations, max_resubmissions, **worker):
     """The worker of a Slurm allocation (what torc's sbatch scripts run): claim and run jobs until
     the workflow is done, the allocation ends, or there is no more work."""
     from torc.hpc.allocations import WorkerLaunch
@@ -244,7 +251,8 @@ def run_jobs(state: CliState, url, workflow_id, output_dir, keep_submission_scri
     config.resources.num_nodes = resources.num_nodes
     launch = WorkerLaunch(url=url, output_dir=Path(output_dir), poll_interval=worker["poll_interval"],
                           heartbeat_interval=worker["heartbeat_interval"], lease_seconds=worker["lease_seconds"],
-                          idle_timeout=worker["idle_timeout"], keep_scripts=keep_submission_scripts, max_queued=max_queued_allocations)
+                          idle_timeout=worker["idle_timeout"], keep_scripts=keep_submission_scripts, max_queued=max_queued_allocations,
+                          max_resubmissions=max_resubmissions)
     log_path = log_to_file(config.output_dir, workflow_id)
     environment = SlurmEnvironment(state.api, workflow_id, launch, get_scheduler())
     stats = JobRunner(state.api, workflow_id, config, environment).run()
@@ -255,23 +263,23 @@ def run_jobs(state: CliState, url, workflow_id, output_dir, keep_submission_scri
 @slurm.command("sync")
 @workflow_id_argument
 @click.option("--dry-run", is_flag=True, help="Only report the dead allocations.")
-@click.option("--resubmit", is_flag=True, help="If orphaned jobs are ready and no allocation is left, request replacements (same configurations).")
+@click.option("--resubmit", is_flag=True, help="If orphaned jobs are ready and no allocation is left, request replacements "
+              "(same configurations, within --max-resubmissions), and submit deferred allocations the backlog cap allows.")
 @launch_options
 @pass_state
 @hpc_errors
 def sync(state: CliState, workflow_id, dry_run, resubmit, **launch):
     """Find allocations Slurm no longer runs (scancel, time limit, node failure) and rerun their jobs."""
-    from torc.hpc.allocations import schedule_allocations
-    from torc.hpc.orphans import replacement_counts, sync_allocations
+    from torc.hpc.allocations import submit_deferred
+    from torc.hpc.orphans import resubmit_orphans, sync_allocations
     from torc.hpc.scheduler import get_scheduler
 
     hpc = get_scheduler()
     report = sync_allocations(state.api, workflow_id, hpc, dry_run=dry_run)
     if resubmit and not dry_run:
         settings = make_launch(state, **launch)
-        for config_id, count in replacement_counts(state.api, workflow_id).items():
-            for allocation in schedule_allocations(state.api, workflow_id, config_id, count, settings, hpc=hpc):
-                report.resubmitted.append({"scheduled_compute_node_id": allocation.scheduled_compute_node_id, "slurm_job_id": allocation.slurm_job_id})
+        submit_deferred(state.api, workflow_id, settings, hpc)
+        report.resubmitted = resubmit_orphans(state.api, workflow_id, settings, hpc)
     record = report.as_dict()
     state.object(record, f"Workflow {workflow_id}:\n" + render_fields({k: ", ".join(map(str, v)) if v else "none" for k, v in record.items()}))
 

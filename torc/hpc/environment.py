@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 from torc.client import TorcApi, describe_error
 from torc.hpc import orphans
-from torc.hpc.allocations import WorkerLaunch, find_allocation, schedule_allocations, set_allocation_status
+from torc.hpc.allocations import WorkerLaunch, find_allocation, schedule_allocations, set_allocation_status, submit_deferred
 from torc.hpc.scheduler import HpcError, HpcScheduler
 from torc.runner.environment import WorkerEnvironment
 from torc.runner.resources import Resources, detect
@@ -143,6 +143,7 @@ class SlurmEnvironment(WorkerEnvironment):
         self.compute_node_id = compute_node_id
         if self.is_head and self.allocation is not None:
             set_allocation_status(api, self.allocation.id, "active")
+            self._refill_queue(api, workflow_id, orphans_too=False)
 
     def worker_stopped(self, api, workflow_id: int, stop_reason: str) -> None:
         # A SIGTERM to a Slurm worker means its allocation is going away (scancel, time limit,
@@ -152,3 +153,14 @@ class SlurmEnvironment(WorkerEnvironment):
             orphans.requeue_killed_jobs(api, workflow_id, [self.compute_node_id])
         if self.is_head and self.allocation is not None:
             set_allocation_status(api, self.allocation.id, "complete")
+            self._refill_queue(api, workflow_id, orphans_too=ending)
+
+    def _refill_queue(self, api, workflow_id: int, orphans_too: bool) -> None:
+        """The queue just drained (this allocation started or ended): submit deferred allocations,
+        and, when this allocation dies with work left and none other, a replacement."""
+        try:
+            submit_deferred(api, workflow_id, self.launch, self.hpc)
+            if orphans_too:
+                orphans.resubmit_orphans(api, workflow_id, self.launch, self.hpc)
+        except Exception as exc:  # noqa: BLE001 - a failed submission must not stop the running jobs
+            logger.error("workflow %s: could not submit allocations: %s", workflow_id, describe_error(exc))

@@ -12,8 +12,11 @@ An allocation dies by ``scancel``, its time limit, a node failure or preemption.
   wait for the lease: it asks Slurm which allocations are gone, expires the leases of their
   workers at once and lets the server recover them (``POST /workflows/{id}/sync_status``).
 
-Either way the jobs become ready again; a live allocation, or a new one (``torc slurm sync
---resubmit``), runs them and the workflow can finish.
+Either way the jobs become ready again; a live allocation, or a new one, runs them and the
+workflow can finish. When no allocation of the workflow is left, :func:`resubmit_orphans`
+requests replacements: the dying allocation's worker does it on its way out (automatic
+resubmission, at most ``WorkerLaunch.max_resubmissions`` per workflow, each recorded as an
+``allocation_resubmitted`` event), and ``torc slurm sync --resubmit`` does it after a node failure.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from torc.client import TorcApi, describe_error
+from torc.hpc.allocations import DEFERRED, WorkerLaunch, schedule_allocations
 from torc.hpc.scheduler import HpcError, HpcScheduler
 from torc.openapi_client.exceptions import ApiException
+from torc.openapi_client.models import EventModel
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ logger = logging.getLogger(__name__)
 ORPHAN_MAX_ATTEMPTS = 3
 #: Return codes of a job killed by SIGTERM/SIGKILL (directly, or through its shell).
 SIGNAL_DEATHS = frozenset({-15, -9, 143, 137})
+RESUBMIT_EVENT = "allocation_resubmitted"
 #: The shortest lease the server accepts; a dead allocation's workers get it to be recovered now.
 EXPIRE_LEASE_SECONDS = 1
 
@@ -158,7 +164,7 @@ def replacement_counts(api: TorcApi, workflow_id: int) -> Counter:
     scheduler, else the configuration of the allocation it last ran in. One replacement per
     allocation those jobs ran in.
     """
-    if any(r.status in ("pending", "active") for r in api.iter_scheduled_compute_nodes(workflow_id)):
+    if any(r.status in ("pending", "active", DEFERRED) for r in api.iter_scheduled_compute_nodes(workflow_id)):
         return Counter()
     ready = list(api.iter_jobs(workflow_id, status="ready"))
     if not ready:
@@ -174,3 +180,29 @@ def replacement_counts(api: TorcApi, workflow_id: int) -> Counter:
         if config is not None:
             allocations.setdefault(config, set()).add((node.scheduler or {}).get("slurm_job_id"))
     return Counter({config: len(jobs) for config, jobs in allocations.items()})
+
+
+def resubmit_orphans(api: TorcApi, workflow_id: int, launch: WorkerLaunch, hpc: HpcScheduler) -> list[dict]:
+    """Request replacement allocations for orphaned ready jobs, within the workflow's resubmission budget.
+
+    The budget is ``launch.max_resubmissions`` per workflow, counted from the recorded
+    ``allocation_resubmitted`` events, so a workflow whose allocations keep dying stops asking.
+    """
+    counts = replacement_counts(api, workflow_id)
+    if not counts:
+        return []
+    left = launch.max_resubmissions - sum(1 for _ in api.iter_events(workflow_id, category=RESUBMIT_EVENT))
+    if left <= 0:
+        logger.warning("workflow %s: orphaned jobs are ready but no allocation is left, and automatic resubmission is %s: "
+                       "request one with `torc slurm schedule-nodes`", workflow_id, "off" if launch.max_resubmissions <= 0 else "used up")
+        return []
+    resubmitted = []
+    for config_id, count in counts.items():
+        for allocation in schedule_allocations(api, workflow_id, config_id, min(count, left - len(resubmitted)), launch, hpc=hpc):
+            record = {"scheduled_compute_node_id": allocation.scheduled_compute_node_id, "slurm_job_id": allocation.slurm_job_id,
+                      "scheduler_config_id": config_id}
+            api.events.create_event(EventModel(workflow_id=workflow_id, data={"category": RESUBMIT_EVENT, **record}))
+            logger.warning("workflow %s: requested replacement allocation %s (Slurm job %s) for orphaned jobs",
+                           workflow_id, allocation.scheduled_compute_node_id, allocation.slurm_job_id)
+            resubmitted.append(record)
+    return resubmitted
