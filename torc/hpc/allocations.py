@@ -131,9 +131,11 @@ def _submit_one(api, workflow_id, config, defaults, launch: WorkerLaunch, out: P
     name = f"{launch.job_prefix or f'torc_wf{workflow_id}'}_{record.id}"
     script = out / f"{name}.sh"
     try:
-        directives = sbatch_directives(config.to_dict(), job_name=name, output_dir=out, workflow_id=workflow_id, slurm_defaults=defaults)
+        settings = config.to_dict()
+        directives = sbatch_directives(settings, job_name=name, output_dir=out, workflow_id=workflow_id, slurm_defaults=defaults)
         script.write_text(render_script(launch.template, directives=directives, environment=launch.environment(),
-                                        worker_command=command, workflow_id=workflow_id, job_name=name, output_dir=out, url=launch.url))
+                                        worker_command=command, workflow_id=workflow_id, job_name=name, output_dir=out, url=launch.url,
+                                        scheduler=settings))
         job_id = hpc.submit(script)
     except BaseException:
         api.scheduled_compute_nodes.delete_scheduled_compute_node(record.id)
