@@ -250,3 +250,26 @@ def test_one_worker_per_node_through_srun(torc, tmp_path):
     outputs = {p.read_text().strip() for p in (tmp_path / "torc_output" / "job_stdio").glob("*.o")}
     assert outputs == {"0"}
     wait_for(lambda: allocations(api, wf)[0].status == "complete", 20, "the allocation to be marked complete")
+
+
+def test_a_schedulers_own_template_runs_in_its_allocation(torc, tmp_path):
+    """The scheduler's template (next to the spec, relative path) wins over ``--template`` on a real allocation."""
+    body = "#!/bin/bash\n{{ sbatch_directives }}\necho \"%s template in $SLURM_JOB_ID\"\n{{ environment }}\n{{ worker_command }}\n"
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "site.sh").write_text(body % "scheduler")
+    (tmp_path / "other.sh").write_text(body % "submitter")
+    spec = tmp_path / "spec" / "own_template.yaml"
+    spec.write_text(
+        "name: own_template\ncompute_node_wait_for_new_jobs_seconds: 3\n"
+        "jobs:\n  - {name: j, command: 'echo done'}\n"
+        "slurm_schedulers:\n  - {name: site, account: test, partition: short, walltime: '00:05:00', template: site.sh}\n"
+        "actions:\n  - {trigger_type: on_workflow_start, action_type: schedule_nodes, scheduler: site, scheduler_type: slurm, num_allocations: 1}\n"
+    )
+    wf = torc.json("submit", spec, "--template", tmp_path / "other.sh", *FAST)["workflow_id"]
+    api = api_of(torc)
+    wait_complete(api, wf, 60)
+    assert jobs(api, wf)["j"].status == "completed"
+    (allocation,) = allocations(api, wf)
+    log = tmp_path / "torc_output" / f"slurm_output_wf{wf}_sl{allocation.scheduler_id}.o"
+    wait_for(lambda: log.is_file() and "template in" in log.read_text(), 20, "the allocation's Slurm output")
+    assert log.read_text().splitlines()[0] == f"scheduler template in {allocation.scheduler_id}"
