@@ -51,3 +51,10 @@ def test_a_template_that_is_not_a_string_is_a_spec_error(tmp_path):
     spec.write_text(SPEC.format(template="[1, 2]"))
     with pytest.raises(SpecError, match="template"):
         load_workflow_spec(spec)
+
+
+def test_kdl_spec_template_is_anchored_too(tmp_path):
+    (tmp_path / "gpu.sh").write_text("#!/bin/bash\n{{ sbatch_directives }}\n")
+    spec = tmp_path / "wf.kdl"
+    spec.write_text('name "k"\njob "j" {\n    command "true"\n}\nslurm_scheduler "own" {\n    account "a"\n    template "gpu.sh"\n}\n')
+    assert schedulers(load_workflow_spec(spec))["own"]["template"] == str(tmp_path / "gpu.sh")
