@@ -333,6 +333,23 @@ def test_failure_handlers(http):
     http.get(f"/failure_handlers/{handler['id']}", expect=404)
 
 
+def test_slurm_scheduler_template_round_trip(http):
+    """A scheduler's own sbatch template is stored, returned, changed and cleared; older clients omit it."""
+    wf = http.workflow()
+    body = {"workflow_id": wf, "name": "gpu", "account": "acct", "nodes": 1, "walltime": "01:00:00"}
+    created = http.post("/slurm_schedulers", {**body, "template": "/site/gpu.sh"})
+    assert http.get(f"/slurm_schedulers/{created['id']}")["template"] == "/site/gpu.sh"
+    assert http.put(f"/slurm_schedulers/{created['id']}", {**body, "template": "site.sh"})["template"] == "site.sh"
+    assert http.put(f"/slurm_schedulers/{created['id']}", {**body, "template": None})["template"] is None
+    assert http.post("/slurm_schedulers", body)["template"] is None
+
+    spec = {"workflow": {"name": "w", "user": "u"}, "jobs": [{"name": "j", "command": "true"}],
+            "slurm_schedulers": [{"name": "cpu", "account": "acct", "template": "/site/cpu.sh"}]}
+    from_spec = http.post("/workflows/from_spec", spec)["workflow"]["id"]
+    (scheduler,) = http.get("/slurm_schedulers", params={"workflow_id": from_spec})["items"]
+    assert (scheduler["name"], scheduler["template"]) == ("cpu", "/site/cpu.sh")
+
+
 def test_workflow_actions_are_listed_and_not_claimable_before_their_trigger(http):
     wf = http.workflow()
     node = http.post("/compute_nodes", _compute_node(wf))["id"]

@@ -9,14 +9,15 @@ from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.servers import create_postgres_database, drop_postgres_database
 from torc.db.connection import SCHEMA_VERSION, DatabaseError, database_proxy, open_database, write_transaction
 from torc.db.migrations import main
-from torc.db.models import Job, SchemaVersion, WorkflowAction, WorkflowActionJob
+from torc.db.models import Job, SchemaVersion, SlurmScheduler, WorkflowAction, WorkflowActionJob
 from torc.engine import lifecycle, transitions
 from torc.engine.creation import create_from_records
 from torc.status import JobStatus
 
 SPEC = {
     "workflow": {"name": "old", "user": "tester"},
-    "files": [], "user_data": [], "resource_requirements": [], "failure_handlers": [], "slurm_schedulers": [],
+    "files": [], "user_data": [], "resource_requirements": [], "failure_handlers": [],
+    "slurm_schedulers": [{"name": "cpu", "account": "acct", "nodes": 1, "walltime": "01:00:00"}],
     "jobs": [
         {"name": name, "command": f"echo {name}", "depends_on": deps, "input_files": [], "output_files": [], "input_user_data": [], "output_user_data": []}
         for name, deps in (("a", []), ("b", []), ("c", ["a"]))
@@ -39,7 +40,8 @@ def database(request, tmp_path):
 
 def make_version_1(target: str) -> int:
     """A workflow as torc with schema version 1 stored it: job a completed, an action on a and b
-    counted from the jobs' states, old-style fingerprints; no version-2 table or column."""
+    counted from the jobs' states, old-style fingerprints, a Slurm scheduler; no version-2 table or
+    column."""
     db = open_database(target)
     with db.connection_context(), write_transaction():
         wf = create_from_records(SPEC)["workflow"].id
@@ -49,6 +51,7 @@ def make_version_1(target: str) -> int:
         WorkflowAction.update(trigger_count=1).execute()
         db.drop_tables([WorkflowActionJob])
         db.execute_sql("ALTER TABLE workflow_status DROP COLUMN input_hashes_stale")
+        db.execute_sql("ALTER TABLE slurm_scheduler DROP COLUMN template")
         SchemaVersion.update(version=1).execute()
     db.close()
     return wf
@@ -76,5 +79,10 @@ def test_version_1_database_is_upgraded_in_place(database):
             "compute_node_id": 1, "return_code": 0, "exec_time_minutes": 0.0, "completion_time": "2026-01-01T00:00:00Z",
         })])
         assert WorkflowAction.get_by_id(action.id).trigger_count == 2
+        # The scheduler kept its settings and can now name its own sbatch template.
+        (scheduler,) = SlurmScheduler.select()
+        assert (scheduler.name, scheduler.account, scheduler.template) == ("cpu", "acct", None)
+        SlurmScheduler.update(template="/site/gpu.sh").execute()
+        assert SlurmScheduler.get_by_id(scheduler.id).template == "/site/gpu.sh"
     again = CliRunner().invoke(main, [database])
     assert again.exit_code == 0 and "already at schema version" in again.output

@@ -174,3 +174,28 @@ def test_template_without_directives_is_rejected(tmp_path):
     bad.write_text("#!/bin/bash\n{{ worker_command }}\n")
     with pytest.raises(TemplateError, match="sbatch_directives"):
         render_script(str(bad), directives=[], environment={}, worker_command="torc", workflow_id=1, job_name="x", output_dir=Path("."), url="u")
+
+
+def _script(template, scheduler):
+    return render_script(template, directives=[], environment={}, worker_command="exec torc", workflow_id=1,
+                         job_name="torc_wf1_3", output_dir=Path("."), url="http://h", scheduler=scheduler)
+
+
+def test_scheduler_template_wins_over_profile_template_and_default(tmp_path):
+    own, profile = tmp_path / "own.sh", tmp_path / "profile.sh"
+    for path in (own, profile):
+        path.write_text(f"#!/bin/bash\n{{{{ sbatch_directives }}}}\necho {path.stem}\n{{{{ worker_command }}}}\n")
+    assert "echo own" in _script(str(profile), {"name": "gpu", "template": str(own)})
+    assert "echo profile" in _script(str(profile), {"name": "gpu", "template": None})
+    default = _script(None, {"name": "gpu"})
+    assert default == _script(str(find_template()), None) and "echo" not in default
+
+
+def test_missing_or_unreadable_scheduler_template_names_the_scheduler_and_the_path(tmp_path):
+    missing = tmp_path / "gone.sh"
+    with pytest.raises(TemplateError, match=f"Slurm scheduler 'gpu': template '{missing}' not found"):
+        _script(None, {"name": "gpu", "template": str(missing)})
+    binary = tmp_path / "binary.sh"
+    binary.write_bytes(b"\xff\xfe{{ sbatch_directives }}")
+    with pytest.raises(TemplateError, match=f"Slurm scheduler 'gpu': cannot read template '{binary}'"):
+        _script(None, {"name": "gpu", "template": str(binary)})

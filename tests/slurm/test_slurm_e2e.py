@@ -16,6 +16,7 @@ import pytest
 
 from tests.slurm.conftest import HERE, slurm_times, wait_for
 from torc.client import make_api
+from torc.openapi_client.models import SlurmSchedulerModel
 
 SPECS = HERE / "specs"
 #: Workers that react fast: short idle time, frequent polls and heartbeats.
@@ -269,3 +270,46 @@ def test_one_worker_per_node_through_srun(torc, tmp_path):
     outputs = {p.read_text().strip() for p in (tmp_path / "torc_output" / "job_stdio").glob("*.o")}
     assert outputs == {"0"}
     wait_for(lambda: allocations(api, wf)[0].status == "complete", 20, "the allocation to be marked complete")
+
+
+def test_a_schedulers_own_template_runs_in_its_allocation(torc, tmp_path):
+    """The scheduler's template (next to the spec, relative path) wins over ``--template`` on a real allocation."""
+    body = "#!/bin/bash\n{{ sbatch_directives }}\necho \"%s template in $SLURM_JOB_ID\"\n{{ environment }}\n{{ worker_command }}\n"
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "site.sh").write_text(body % "scheduler")
+    (tmp_path / "other.sh").write_text(body % "submitter")
+    spec = tmp_path / "spec" / "own_template.yaml"
+    spec.write_text(
+        "name: own_template\ncompute_node_wait_for_new_jobs_seconds: 3\n"
+        "jobs:\n  - {name: j, command: 'echo done'}\n"
+        "slurm_schedulers:\n  - {name: site, account: test, partition: short, walltime: '00:05:00', template: site.sh}\n"
+        "actions:\n  - {trigger_type: on_workflow_start, action_type: schedule_nodes, scheduler: site, scheduler_type: slurm, num_allocations: 1}\n"
+    )
+    wf = torc.json("submit", spec, "--template", tmp_path / "other.sh", *FAST)["workflow_id"]
+    api = api_of(torc)
+    wait_complete(api, wf, 60)
+    assert jobs(api, wf)["j"].status == "completed"
+    (allocation,) = allocations(api, wf)
+    log = tmp_path / "torc_output" / f"slurm_output_wf{wf}_sl{allocation.scheduler_id}.o"
+    wait_for(lambda: log.is_file() and "template in" in log.read_text(), 20, "the allocation's Slurm output")
+    assert log.read_text().splitlines()[0] == f"scheduler template in {allocation.scheduler_id}"
+
+
+def test_slurm_create_stores_a_template_file_as_an_absolute_path(torc, tmp_path):
+    (tmp_path / "site.sh").write_text("#!/bin/bash\n{{ sbatch_directives }}\n{{ worker_command }}\n")
+    spec = tmp_path / "plain.yaml"
+    spec.write_text("name: plain\njobs:\n  - {name: j, command: 'true'}\n")
+    wf = torc.json("workflows", "create", spec)["workflow_id"]
+    created = torc.json("slurm", "create", wf, "--name", "site", "--account", "test", "--template", "site.sh")
+    assert created["template"] == str(tmp_path / "site.sh")
+    assert torc.json("slurm", "create", wf, "--name", "named", "--account", "test", "--template", "default.sh")["template"] == "default.sh"
+    failed = torc("slurm", "create", wf, "--name", "bad", "--account", "test", "--template", "nope.sh", expect_exit=1)
+    assert "Slurm template 'nope.sh' not found" in failed.stderr and "Traceback" not in failed.stderr
+
+    # A template that went missing after creation: one clear line at submission, no allocation record.
+    api = api_of(torc)
+    gone = api.slurm_schedulers.create_slurm_scheduler(SlurmSchedulerModel(
+        workflow_id=wf, name="gone", account="test", nodes=1, walltime="00:05:00", template="/nowhere/gone.sh")).id
+    failed = torc("slurm", "schedule-nodes", wf, "--scheduler-config-id", gone, expect_exit=1)
+    assert "Slurm scheduler 'gone': template '/nowhere/gone.sh' not found" in failed.stderr and "Traceback" not in failed.stderr
+    assert allocations(api, wf) == []

@@ -27,7 +27,7 @@ from torc.hpc.scheduler import HpcError
 
 logger = logging.getLogger("torc.cli")
 
-SCHEDULER_COLUMNS = columns("id", "name", "account", "partition", "nodes", "walltime", "mem", "gres", "qos", "extra")
+SCHEDULER_COLUMNS = columns("id", "name", "account", "partition", "nodes", "walltime", "mem", "gres", "qos", "extra", "template")
 ALLOCATION_COLUMNS = columns("id", "slurm_job_id", "scheduler", "status", "state", "start", "end", "elapsed", "exit_code", "nodes")
 
 workflow_id_argument = click.argument("workflow_id", metavar="WORKFLOW_ID", type=ID)
@@ -151,14 +151,19 @@ def slurm():
 @click.option("--tmp", help="Local disk per node.")
 @click.option("--ntasks-per-node", type=click.IntRange(1))
 @click.option("--extra", help="Raw sbatch flags, e.g. '--exclusive --signal=B:TERM@300'.")
+@click.option("--template", help="This scheduler's sbatch template: a file (stored as an absolute path) or a name in slurm_templates/; wins over --template at submission and the HPC profile's.")
 @pass_state
 @hpc_errors
 def create(state: CliState, workflow_id, **fields):
     """Add a Slurm scheduler configuration to a workflow."""
-    from torc.hpc.templates import sbatch_directives
+    from torc.hpc.templates import find_template, sbatch_directives
     from torc.openapi_client.models import SlurmSchedulerModel
 
     sbatch_directives(fields, job_name="check", output_dir=Path("."), workflow_id=workflow_id)  # reject bad values now
+    if fields["template"]:
+        found = find_template(fields["template"])  # a clear "not found" now, not at the first allocation
+        if Path(fields["template"]).expanduser().is_file():  # a file: allocations are submitted from other directories
+            fields["template"] = str(found)
     created = state.api.slurm_schedulers.create_slurm_scheduler(SlurmSchedulerModel(workflow_id=workflow_id, **fields))
     state.object(record_of(created), f"Created Slurm scheduler {created.id} ({created.name}) for workflow {workflow_id}")
 

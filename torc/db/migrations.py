@@ -11,19 +11,21 @@ import json
 import click
 
 from torc.db.connection import DatabaseError, SCHEMA_VERSION, database_proxy, describe, is_sqlite, make_database, write_transaction
-from torc.db.models import Job, SchemaVersion, Workflow, WorkflowAction, WorkflowActionJob
+from torc.db.models import Job, SchemaVersion, SlurmScheduler, Workflow, WorkflowAction, WorkflowActionJob
 
 
 def _v1_to_v2() -> None:
     """Version 2: job triggers counted through ``workflow_action_job``; input fingerprints cover
     dependencies and leave out data the run writes, and are refreshed only when stale
-    (``workflow_status.input_hashes_stale``)."""
+    (``workflow_status.input_hashes_stale``); a Slurm scheduler can name its own sbatch template
+    (``slurm_scheduler.template``)."""
     from torc.engine import actions, fingerprints
     from torc.engine.sql import bulk_insert, bulk_update, in_chunks
 
     db = database_proxy.obj
     kind = "INTEGER" if is_sqlite() else "BOOLEAN"
     db.execute_sql(f"ALTER TABLE workflow_status ADD COLUMN input_hashes_stale {kind} NOT NULL DEFAULT {0 if is_sqlite() else 'false'}")
+    db.execute_sql(f"ALTER TABLE {SlurmScheduler._meta.table_name} ADD COLUMN template TEXT")
     db.create_tables([WorkflowActionJob])
     job_triggers = WorkflowAction.select().where(WorkflowAction.trigger_type.in_(list(actions.JOB_TRIGGER_STATES)), WorkflowAction.job_ids.is_null(False))
     for action in job_triggers:

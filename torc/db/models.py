@@ -99,6 +99,8 @@ class SlurmScheduler(BaseModel):
     tmp = pw.TextField(null=True)
     walltime = pw.TextField()
     extra = pw.TextField(null=True)
+    #: sbatch template file of this scheduler's allocations (wins over a profile's or --template).
+    template = pw.TextField(null=True)
 
 
 class LocalScheduler(BaseModel):

@@ -203,9 +203,11 @@ class _Submission:
         name = f"{launch.job_prefix or f'torc_wf{workflow_id}'}_{record.id}"
         script = out / f"{name}.sh"
         try:
-            directives = sbatch_directives(self.config.to_dict(), job_name=name, output_dir=out, workflow_id=workflow_id, slurm_defaults=self.defaults)
+            settings = self.config.to_dict()
+            directives = sbatch_directives(settings, job_name=name, output_dir=out, workflow_id=workflow_id, slurm_defaults=self.defaults)
             script.write_text(render_script(launch.template, directives=directives, environment=launch.environment(),
-                                            worker_command=self.command, workflow_id=workflow_id, job_name=name, output_dir=out, url=launch.url))
+                                            worker_command=self.command, workflow_id=workflow_id, job_name=name, output_dir=out, url=launch.url,
+                                            scheduler=settings))
             job_id = self.hpc.submit(script)
         except BaseException:
             api.scheduled_compute_nodes.delete_scheduled_compute_node(record.id)

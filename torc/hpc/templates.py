@@ -9,8 +9,8 @@ but safe characters) and never contain control characters or quotes; shell value
 
 Templates are plain files with ``{{ name }}`` placeholders (``{{`` does not occur in shell, unlike
 ``$name``). torc ships ``slurm_templates/default.sh``; users point torc at their
-own file (``--template``, ``TORC_SLURM_TEMPLATE`` or an HPC profile's ``template``) to add module
-loads and the like.
+own file to add module loads and the like: a Slurm scheduler's ``template`` wins, then
+``--template`` / ``TORC_SLURM_TEMPLATE`` / the HPC profile's ``template``, then the default.
 """
 
 from __future__ import annotations
@@ -234,10 +234,36 @@ def render(template_text: str, values: Mapping[str, str | int]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template_text)
 
 
+def scheduler_template_text(scheduler: Mapping | None, fallback: str | os.PathLike | None) -> str:
+    """The template text of a scheduler's allocations: its own ``template``, else ``fallback``.
+
+    ``fallback`` is what the submitter chose (``--template``, ``TORC_SLURM_TEMPLATE`` or the HPC
+    profile's template; the default when empty). A scheduler's own file is checked when it is used,
+    not when the workflow is created, so the error names the scheduler and the path it stores.
+    """
+    own = (scheduler or {}).get("template")
+    if not own:
+        path = find_template(fallback)
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise TemplateError(f"cannot read Slurm template {str(path)!r}: {exc.strerror or exc}") from None
+    label = f"Slurm scheduler {scheduler.get('name') or scheduler.get('id')!r}"
+    try:
+        return find_template(own).read_text()
+    except TemplateError:
+        raise TemplateError(f"{label}: template {own!r} not found (a file path, relative to the current directory "
+                            f"{os.getcwd()!r}, or a name in {', '.join(str(d) for d in template_dirs())})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TemplateError(f"{label}: cannot read template {own!r}: {reason}") from None
+
+
 def render_script(template: str | os.PathLike | None, *, directives: list[str], environment: Mapping[str, str],
-                  worker_command: str, workflow_id: int, job_name: str, output_dir: Path, url: str) -> str:
-    """The complete sbatch script of one allocation."""
-    text = find_template(template).read_text()
+                  worker_command: str, workflow_id: int, job_name: str, output_dir: Path, url: str,
+                  scheduler: Mapping | None = None) -> str:
+    """The complete sbatch script of one allocation; ``scheduler``'s own template wins over ``template``."""
+    text = scheduler_template_text(scheduler, template)
     if not PLACEHOLDER.search(text) or "sbatch_directives" not in {m.group(1) for m in PLACEHOLDER.finditer(text)}:
         raise TemplateError("a Slurm template must contain {{ sbatch_directives }} before any command")
     return render(text, {

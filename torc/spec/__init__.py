@@ -14,7 +14,7 @@ server creates the returned records. The format is upstream torc's (same field n
   slurm_defaults); JSON columns are JSON text.
 * ``files`` {name, path}; ``user_data`` {name, data, is_ephemeral};
   ``resource_requirements`` {name, num_cpus, num_gpus, num_nodes, memory, runtime};
-  ``failure_handlers`` {name, rules}; ``slurm_schedulers`` {name, account, nodes, walltime, ...}.
+  ``failure_handlers`` {name, rules}; ``slurm_schedulers`` {name, account, nodes, walltime, ..., template}.
 * ``jobs`` {name, command, invocation_script, cancel_on_blocking_job_failure,
   supports_termination, resource_requirements, failure_handler, scheduler, depends_on,
   input_files, output_files, input_user_data, output_user_data}.

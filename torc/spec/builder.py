@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from os import PathLike
+from pathlib import Path
 
 from . import expansion, sections
 from .actions import build_actions
@@ -40,7 +41,10 @@ def load_workflow_spec(
             progress(f"reading {source}", 0, 0)
         document = path_or_dict if isinstance(path_or_dict, Mapping) else read_spec_file(path_or_dict)
         with gc_paused():
-            return build_workflow(document, progress)
+            expanded = build_workflow(document, progress)
+        if not isinstance(path_or_dict, Mapping):
+            sections.anchor_templates(expanded.slurm_schedulers, Path(path_or_dict).parent)
+        return expanded
     except SpecError as err:
         if err.file is None:
             err.file = source

@@ -349,6 +349,7 @@ SLURM_SCHEDULER = Schema(
         "ntasks_per_node": integer(1),
         "tmp": string,
         "extra": string,
+        "template": string,
     },
     required=("name", "account"),
 )

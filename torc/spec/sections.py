@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from .errors import Context
@@ -95,3 +96,17 @@ def failure_handler_record(entry: dict) -> dict:
 def slurm_scheduler_record(entry: dict) -> dict:
     merged = {**SLURM_SCHEDULER_DEFAULTS, **entry}
     return {key: merged[key] for key in SLURM_SCHEDULER.fields if key in merged}
+
+
+def anchor_templates(schedulers: list[dict], spec_dir: Path) -> None:
+    """Make a scheduler's relative ``template`` absolute when the file is next to the spec.
+
+    The workflow is created from one directory and its allocations are submitted from another
+    (a compute node, a later ``torc submit``): a path written relative to the spec must keep
+    pointing at that file. A relative value that is not a file there stays as written: a name
+    in ``slurm_templates/`` or a path relative to the submitting process's directory.
+    """
+    for scheduler in schedulers:
+        template = scheduler.get("template")
+        if template and not Path(template).expanduser().is_absolute() and (spec_dir / template).is_file():
+            scheduler["template"] = str((spec_dir / template).resolve())

@@ -15,6 +15,7 @@
         ntasks_per_node=nothing,
         partition=nothing,
         qos=nothing,
+        template=nothing,
         tmp=nothing,
         walltime=nothing,
         workflow_id=nothing,
@@ -30,6 +31,7 @@
     - ntasks_per_node::Int64
     - partition::String
     - qos::String
+    - template::String : sbatch script template of this scheduler&#39;s allocations: a file path or a name in slurm_templates/; wins over the HPC profile&#39;s template and --template
     - tmp::String
     - walltime::String : Slurm time limit, e.g. 04:00:00
     - workflow_id::Int64
@@ -45,18 +47,19 @@ Base.@kwdef mutable struct SlurmSchedulerModel <: OpenAPI.APIModel
     ntasks_per_node::Union{Nothing, Int64} = nothing
     partition::Union{Nothing, String} = nothing
     qos::Union{Nothing, String} = nothing
+    template::Union{Nothing, String} = nothing
     tmp::Union{Nothing, String} = nothing
     walltime::Union{Nothing, String} = nothing
     workflow_id::Union{Nothing, Int64} = nothing
 
-    function SlurmSchedulerModel(account, extra, gres, id, mem, name, nodes, ntasks_per_node, partition, qos, tmp, walltime, workflow_id, )
-        o = new(account, extra, gres, id, mem, name, nodes, ntasks_per_node, partition, qos, tmp, walltime, workflow_id, )
+    function SlurmSchedulerModel(account, extra, gres, id, mem, name, nodes, ntasks_per_node, partition, qos, template, tmp, walltime, workflow_id, )
+        o = new(account, extra, gres, id, mem, name, nodes, ntasks_per_node, partition, qos, template, tmp, walltime, workflow_id, )
         OpenAPI.validate_properties(o)
         return o
     end
 end # type SlurmSchedulerModel
 
-const _property_types_SlurmSchedulerModel = Dict{Symbol,String}(Symbol("account")=>"String", Symbol("extra")=>"String", Symbol("gres")=>"String", Symbol("id")=>"Int64", Symbol("mem")=>"String", Symbol("name")=>"String", Symbol("nodes")=>"Int64", Symbol("ntasks_per_node")=>"Int64", Symbol("partition")=>"String", Symbol("qos")=>"String", Symbol("tmp")=>"String", Symbol("walltime")=>"String", Symbol("workflow_id")=>"Int64", )
+const _property_types_SlurmSchedulerModel = Dict{Symbol,String}(Symbol("account")=>"String", Symbol("extra")=>"String", Symbol("gres")=>"String", Symbol("id")=>"Int64", Symbol("mem")=>"String", Symbol("name")=>"String", Symbol("nodes")=>"Int64", Symbol("ntasks_per_node")=>"Int64", Symbol("partition")=>"String", Symbol("qos")=>"String", Symbol("template")=>"String", Symbol("tmp")=>"String", Symbol("walltime")=>"String", Symbol("workflow_id")=>"Int64", )
 OpenAPI.property_type(::Type{ SlurmSchedulerModel }, name::Symbol) = Union{Nothing,eval(Base.Meta.parse(_property_types_SlurmSchedulerModel[name]))}
 
 function OpenAPI.check_required(o::SlurmSchedulerModel)
@@ -78,6 +81,7 @@ function OpenAPI.validate_properties(o::SlurmSchedulerModel)
     OpenAPI.validate_property(SlurmSchedulerModel, Symbol("ntasks_per_node"), o.ntasks_per_node)
     OpenAPI.validate_property(SlurmSchedulerModel, Symbol("partition"), o.partition)
     OpenAPI.validate_property(SlurmSchedulerModel, Symbol("qos"), o.qos)
+    OpenAPI.validate_property(SlurmSchedulerModel, Symbol("template"), o.template)
     OpenAPI.validate_property(SlurmSchedulerModel, Symbol("tmp"), o.tmp)
     OpenAPI.validate_property(SlurmSchedulerModel, Symbol("walltime"), o.walltime)
     OpenAPI.validate_property(SlurmSchedulerModel, Symbol("workflow_id"), o.workflow_id)
@@ -104,6 +108,7 @@ function OpenAPI.validate_property(::Type{ SlurmSchedulerModel }, name::Symbol, 
         OpenAPI.validate_param(name, "SlurmSchedulerModel", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SlurmSchedulerModel", :minimum, val, 1, false)
     end
+
 
 
 

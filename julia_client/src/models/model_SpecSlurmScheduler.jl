@@ -14,6 +14,7 @@
         ntasks_per_node=nothing,
         partition=nothing,
         qos=nothing,
+        template=nothing,
         tmp=nothing,
         walltime="01:00:00",
     )
@@ -27,6 +28,7 @@
     - ntasks_per_node::Int64
     - partition::String
     - qos::String
+    - template::String
     - tmp::String
     - walltime::String
 """
@@ -40,17 +42,18 @@ Base.@kwdef mutable struct SpecSlurmScheduler <: OpenAPI.APIModel
     ntasks_per_node::Union{Nothing, Int64} = nothing
     partition::Union{Nothing, String} = nothing
     qos::Union{Nothing, String} = nothing
+    template::Union{Nothing, String} = nothing
     tmp::Union{Nothing, String} = nothing
     walltime::Union{Nothing, String} = "01:00:00"
 
-    function SpecSlurmScheduler(account, extra, gres, mem, name, nodes, ntasks_per_node, partition, qos, tmp, walltime, )
-        o = new(account, extra, gres, mem, name, nodes, ntasks_per_node, partition, qos, tmp, walltime, )
+    function SpecSlurmScheduler(account, extra, gres, mem, name, nodes, ntasks_per_node, partition, qos, template, tmp, walltime, )
+        o = new(account, extra, gres, mem, name, nodes, ntasks_per_node, partition, qos, template, tmp, walltime, )
         OpenAPI.validate_properties(o)
         return o
     end
 end # type SpecSlurmScheduler
 
-const _property_types_SpecSlurmScheduler = Dict{Symbol,String}(Symbol("account")=>"String", Symbol("extra")=>"String", Symbol("gres")=>"String", Symbol("mem")=>"String", Symbol("name")=>"String", Symbol("nodes")=>"Int64", Symbol("ntasks_per_node")=>"Int64", Symbol("partition")=>"String", Symbol("qos")=>"String", Symbol("tmp")=>"String", Symbol("walltime")=>"String", )
+const _property_types_SpecSlurmScheduler = Dict{Symbol,String}(Symbol("account")=>"String", Symbol("extra")=>"String", Symbol("gres")=>"String", Symbol("mem")=>"String", Symbol("name")=>"String", Symbol("nodes")=>"Int64", Symbol("ntasks_per_node")=>"Int64", Symbol("partition")=>"String", Symbol("qos")=>"String", Symbol("template")=>"String", Symbol("tmp")=>"String", Symbol("walltime")=>"String", )
 OpenAPI.property_type(::Type{ SpecSlurmScheduler }, name::Symbol) = Union{Nothing,eval(Base.Meta.parse(_property_types_SpecSlurmScheduler[name]))}
 
 function OpenAPI.check_required(o::SpecSlurmScheduler)
@@ -69,6 +72,7 @@ function OpenAPI.validate_properties(o::SpecSlurmScheduler)
     OpenAPI.validate_property(SpecSlurmScheduler, Symbol("ntasks_per_node"), o.ntasks_per_node)
     OpenAPI.validate_property(SpecSlurmScheduler, Symbol("partition"), o.partition)
     OpenAPI.validate_property(SpecSlurmScheduler, Symbol("qos"), o.qos)
+    OpenAPI.validate_property(SpecSlurmScheduler, Symbol("template"), o.template)
     OpenAPI.validate_property(SpecSlurmScheduler, Symbol("tmp"), o.tmp)
     OpenAPI.validate_property(SpecSlurmScheduler, Symbol("walltime"), o.walltime)
 end
@@ -92,6 +96,7 @@ function OpenAPI.validate_property(::Type{ SpecSlurmScheduler }, name::Symbol, v
         OpenAPI.validate_param(name, "SpecSlurmScheduler", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "SpecSlurmScheduler", :minimum, val, -2147483648, false)
     end
+
 
 
 

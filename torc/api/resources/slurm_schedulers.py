@@ -25,6 +25,7 @@ class SlurmSchedulerModel(ApiSchema):
     tmp = fields.String(allow_none=True)
     walltime = fields.String(required=True, metadata={"description": "Slurm time limit, e.g. 04:00:00"})
     extra = fields.String(allow_none=True, metadata={"description": "Extra sbatch options"})
+    template = fields.String(allow_none=True, metadata={"description": "sbatch script template of this scheduler's allocations: a file path or a name in slurm_templates/; wins over the HPC profile's template and --template"})
 
 
 class ListSlurmSchedulersArgs(WorkflowListArgs):

@@ -62,6 +62,7 @@ class SpecSlurmScheduler(ApiSchema):
     ntasks_per_node = fields.Integer(allow_none=True)
     tmp = fields.String(allow_none=True)
     extra = fields.String(allow_none=True)
+    template = fields.String(allow_none=True)
 
 
 class SpecJob(ApiSchema):

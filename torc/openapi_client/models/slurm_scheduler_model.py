@@ -38,10 +38,11 @@ class SlurmSchedulerModel(BaseModel):
     ntasks_per_node: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]] = None
     partition: Optional[StrictStr] = None
     qos: Optional[StrictStr] = None
+    template: Optional[StrictStr] = Field(default=None, description="sbatch script template of this scheduler's allocations: a file path or a name in slurm_templates/; wins over the HPC profile's template and --template")
     tmp: Optional[StrictStr] = None
     walltime: StrictStr = Field(description="Slurm time limit, e.g. 04:00:00")
     workflow_id: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
-    __properties: ClassVar[List[str]] = ["account", "extra", "gres", "id", "mem", "name", "nodes", "ntasks_per_node", "partition", "qos", "tmp", "walltime", "workflow_id"]
+    __properties: ClassVar[List[str]] = ["account", "extra", "gres", "id", "mem", "name", "nodes", "ntasks_per_node", "partition", "qos", "template", "tmp", "walltime", "workflow_id"]
 
     model_config = ConfigDict(
         validate_by_name=True,
@@ -117,6 +118,11 @@ class SlurmSchedulerModel(BaseModel):
         if self.qos is None and "qos" in self.model_fields_set:
             _dict['qos'] = None
 
+        # set to None if template (nullable) is None
+        # and model_fields_set contains the field
+        if self.template is None and "template" in self.model_fields_set:
+            _dict['template'] = None
+
         # set to None if tmp (nullable) is None
         # and model_fields_set contains the field
         if self.tmp is None and "tmp" in self.model_fields_set:
@@ -144,6 +150,7 @@ class SlurmSchedulerModel(BaseModel):
             "ntasks_per_node": obj.get("ntasks_per_node"),
             "partition": obj.get("partition"),
             "qos": obj.get("qos"),
+            "template": obj.get("template"),
             "tmp": obj.get("tmp"),
             "walltime": obj.get("walltime"),
             "workflow_id": obj.get("workflow_id")

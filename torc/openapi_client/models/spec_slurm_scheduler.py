@@ -37,9 +37,10 @@ class SpecSlurmScheduler(BaseModel):
     ntasks_per_node: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = None
     partition: Optional[StrictStr] = None
     qos: Optional[StrictStr] = None
+    template: Optional[StrictStr] = None
     tmp: Optional[StrictStr] = None
     walltime: Optional[StrictStr] = '01:00:00'
-    __properties: ClassVar[List[str]] = ["account", "extra", "gres", "mem", "name", "nodes", "ntasks_per_node", "partition", "qos", "tmp", "walltime"]
+    __properties: ClassVar[List[str]] = ["account", "extra", "gres", "mem", "name", "nodes", "ntasks_per_node", "partition", "qos", "template", "tmp", "walltime"]
 
     model_config = ConfigDict(
         validate_by_name=True,
@@ -110,6 +111,11 @@ class SpecSlurmScheduler(BaseModel):
         if self.qos is None and "qos" in self.model_fields_set:
             _dict['qos'] = None
 
+        # set to None if template (nullable) is None
+        # and model_fields_set contains the field
+        if self.template is None and "template" in self.model_fields_set:
+            _dict['template'] = None
+
         # set to None if tmp (nullable) is None
         # and model_fields_set contains the field
         if self.tmp is None and "tmp" in self.model_fields_set:
@@ -136,6 +142,7 @@ class SpecSlurmScheduler(BaseModel):
             "ntasks_per_node": obj.get("ntasks_per_node"),
             "partition": obj.get("partition"),
             "qos": obj.get("qos"),
+            "template": obj.get("template"),
             "tmp": obj.get("tmp"),
             "walltime": obj.get("walltime") if obj.get("walltime") is not None else '01:00:00'
         })
