@@ -95,7 +95,7 @@ def first(model, key: str, build, params: tuple):
 
 def rows(sql: str, params=()) -> list[tuple]:
     """Raw query results as tuples (no model instances: the fast path for large reads)."""
-    return database_proxy.obj.execute_sql(sql, params).fetchall()
+    return execute(sql, params).fetchall()
 
 
 def marks(count: int) -> str:
@@ -111,7 +111,7 @@ def execute(sql: str, params=()):
 
 def ids_of(sql: str, params=()) -> list[int]:
     """The first column of every row, e.g. the ids an ``UPDATE … RETURNING id`` changed."""
-    return [row[0] for row in execute(sql, params).fetchall()]
+    return [row[0] for row in rows(sql, params)]
 
 
 def exists(sql: str, params=()) -> bool:
