@@ -39,6 +39,23 @@ def test_resource_claims_pack_jobs_into_the_offer(flow):
     assert empty["jobs"] == [] and empty["reason"] == "no ready jobs"
 
 
+def test_rounds_fill_the_offer_several_times_over(flow):
+    wf = flow.workflow()
+    two_cpu = flow.post("/resource_requirements", {"workflow_id": wf, "name": "two", "num_cpus": 2, "memory": "1g"})["id"]
+    three_cpu = flow.post("/resource_requirements", {"workflow_id": wf, "name": "three", "num_cpus": 3, "memory": "1g"})["id"]
+    flow.make_jobs(wf, {f"j{i}": {"resource_requirements_id": two_cpu} for i in range(10)} | {"big": {"resource_requirements_id": three_cpu}})
+    flow.post(f"/workflows/{wf}/initialize_jobs")
+    # Three copies of a 2-CPU offer: six CPUs in all, but the 3-CPU job does not fit one copy.
+    got = claim_res(flow, wf, body=offer(cpus=2, memory_gb=8), rounds=3)
+    assert sorted(j["name"] for j in got["jobs"]) == ["j0", "j1", "j2"]
+    assert len(claim_res(flow, wf, limit=2, body=offer(cpus=2, memory_gb=8), rounds=50)["jobs"]) == 2, "limit still caps the count"
+    riding = flow.post(f"/workflows/{wf}/complete_jobs/1", {"claim": {"limit": 100, "resources": offer(cpus=2, memory_gb=8), "rounds": 4}})
+    assert len(riding["claimed"]["jobs"]) == 4
+    assert "big" not in {j["name"] for j in claim_res(flow, wf, body=offer(cpus=2, memory_gb=8), rounds=10)["jobs"]}
+    bad = flow.post(f"/workflows/{wf}/claim_jobs_based_on_resources/5", offer(), expect=422, params={"rounds": 0})
+    assert "rounds" in str(bad)
+
+
 def test_jobs_too_big_or_too_long_are_not_claimed(flow):
     wf = flow.workflow()
     rr = {

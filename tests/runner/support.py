@@ -46,9 +46,15 @@ def intervals(api_url: str, wf: int) -> dict[str, tuple[float, float]]:
     return spans
 
 
+#: Completion times are recorded to the millisecond, so spans are only this exact.
+SPAN_PRECISION_SECONDS = 0.002
+
+
 def max_overlap(spans) -> int:
-    """Largest number of intervals that are open at the same moment."""
-    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    """Largest number of intervals that are open at the same moment (intervals that touch within
+    the precision of the recorded times do not count as overlapping)."""
+    trimmed = [(start + SPAN_PRECISION_SECONDS / 2, end - SPAN_PRECISION_SECONDS / 2) for start, end in spans]
+    events = sorted([(start, 1) for start, _ in trimmed] + [(end, -1) for _, end in trimmed])
     best = current = 0
     for _, delta in events:
         current += delta

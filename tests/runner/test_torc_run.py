@@ -234,12 +234,21 @@ def test_prefetch_runs_every_job_once_within_the_parallel_limit(api_url, tmp_pat
     assert max_overlap(intervals(api_url, wf).values()) <= 2
 
 
-def test_prefetch_needs_queue_mode(api_url, tmp_path):
-    wf = create_workflow(api_url, [job("a", "true")])
-    run = run_torc(api_url, "run", wf, "--prefetch", 4, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
-    assert run.returncode != 0
-    assert "--prefetch" in run.stderr and "--max-parallel-jobs" in run.stderr and "Traceback" not in run.stderr
-    assert jobs_by_name(api_url, wf)["a"].status == "ready"
+def test_prefetch_in_resource_mode_starts_each_job_when_its_resources_free(api_url, tmp_path):
+    rr = [{"name": "two_cpus", "num_cpus": 2, "memory": "1g"}, {"name": "one_cpu", "num_cpus": 1, "memory": "1g"}]
+    jobs = [job(f"c{i}", "sleep 0.3", resource_requirements="two_cpus") for i in range(4)]
+    jobs += [job(f"s{i:02d}", "sleep 0.1", resource_requirements="one_cpu") for i in range(16)]
+    wf = create_workflow(api_url, jobs, resource_requirements=rr)
+    run = run_torc(api_url, "run", wf, "--num-cpus", 3, "--memory-gb", 8, "--prefetch", 12, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert {j.status for j in jobs_by_name(api_url, wf).values()} == {"completed"}
+    results = list(make_api(api_url).iter_results(wf, all_runs=True))
+    assert len(results) == 20 and len({r.job_id for r in results}) == 20, "every job ran exactly once"
+    spans = intervals(api_url, wf)
+    for t in sorted(s for s, _ in spans.values()):
+        running = [n for n, (s, e) in spans.items() if s <= t + 2e-3 < e]
+        assert sum(2 if n.startswith("c") else 1 for n in running) <= 3, running
+    assert max_overlap(spans.values()) >= 2, "jobs were never packed together"
 
 
 def test_sigterm_hands_prefetched_jobs_back(api_url, tmp_path):

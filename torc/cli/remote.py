@@ -23,7 +23,7 @@ import click
 from torc.cli.context import ID, CliState, pass_state
 from torc.cli.errors import CommandFailed
 from torc.cli.output import columns
-from torc.cli.run import check_worker_options, initialize_if_needed, worker_options
+from torc.cli.run import initialize_if_needed, worker_options
 from torc.remote.fanout import DEFAULT_MAX_CONNECTIONS, for_each_host
 from torc.remote.hosts import WorkerAddress, parse_worker, read_worker_file, reject_duplicates
 from torc.remote.ssh import SshSettings
@@ -180,7 +180,6 @@ def _run_arguments(worker: dict) -> list[str]:
 def run(state: CliState, workflow_id, workers_file, torc_command, worker_url, skip_version_check, startup_timeout, ssh,
         max_connections, **worker):
     """Start a detached worker on every remote host of the workflow, and check that each one runs."""
-    check_worker_options(**worker)
     if workers_file:
         addresses = read_worker_file(workers_file)
         add_workers(state, workflow_id, [(f"{a} ({workers_file})", a) for a in addresses])

@@ -32,7 +32,8 @@ def worker_options(command):
         click.option("--num-gpus", type=click.IntRange(0), help="GPUs to offer (default: all that nvidia-smi lists)."),
         click.option("--max-parallel-jobs", type=click.IntRange(1), help="Queue mode: run up to N jobs at once, ignoring their resource requirements."),
         click.option("--prefetch", default=0, show_default=True, type=click.IntRange(0, 10_000),
-                     help="Queue mode: also hold up to N claimed jobs to start the moment a slot frees (for many short jobs)."),
+                     help="Also hold up to N claimed jobs, each started the moment a slot (queue mode) or its resources free up, and "
+                          "report them in batches: for many short jobs."),
         click.option("-o", "--output-dir", default="torc_output", show_default=True, type=click.Path(file_okay=False), help="Job stdout/stderr, logs and metrics."),
         click.option("-p", "--poll-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.05), help="Seconds between checks for new work while jobs run."),
         click.option("--idle-timeout", type=click.FloatRange(min=0), help="Exit after this many seconds without work (default: the workflow's compute_node_wait_for_new_jobs_seconds)."),
@@ -47,15 +48,8 @@ def worker_options(command):
     return command
 
 
-def check_worker_options(max_parallel_jobs=None, prefetch=0, **_) -> None:
-    """Option combinations ``worker_options`` cannot express; also checked before remote starts."""
-    if prefetch and not max_parallel_jobs:
-        raise click.BadParameter("needs --max-parallel-jobs (queue mode): in resource mode a claim takes only what fits now", param_hint="--prefetch")
-
-
 def runner_config(output_dir, num_cpus, memory_gb, num_gpus, max_parallel_jobs, poll_interval, idle_timeout,
                   heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, script_timeout=600.0, prefetch=0, end_time=None) -> RunnerConfig:
-    check_worker_options(max_parallel_jobs, prefetch)
     return RunnerConfig(
         output_dir=Path(output_dir),
         resources=detect(num_cpus, memory_gb, num_gpus),

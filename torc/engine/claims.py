@@ -130,8 +130,13 @@ def claim_by_resources(
     strict_scheduler_match: bool = False,
     compute_node_id: int | None = None,
     start: bool = False,
+    rounds: int = 1,
 ) -> Claim:
-    """Ready jobs that fit together in the offered CPUs, memory, GPUs, nodes and time (first fit)."""
+    """Ready jobs that fit together in the offered CPUs, memory, GPUs, nodes and time (first fit).
+
+    With ``rounds`` > 1 every job still fits the offer on its own, and together they fit that many
+    copies of it: a prefetching worker offers its whole node and starts each job when it fits.
+    """
     time_limit = capacity.time_limit_seconds()
     with write_transaction():
         if queries.run_state(workflow_id).is_canceled:
@@ -147,7 +152,7 @@ def claim_by_resources(
                 return Claim([], "no ready job matches this scheduler")
         if not found:
             found = _candidates(workflow_id, capacity, time_limit, sort_method, window)
-        chosen = _first_fit(found, capacity, limit)
+        chosen = _first_fit(found, capacity, limit, rounds)
         ids = _take(chosen, compute_node_id, start)
     if ids:
         return Claim(ids)
@@ -203,8 +208,8 @@ def _candidates(workflow_id: int, capacity: Capacity, time_limit: int | None, so
     return found
 
 
-def _first_fit(rows, capacity: Capacity, limit: int) -> list[int]:
-    cpus, memory, gpus, nodes = capacity.num_cpus, capacity.memory_bytes, capacity.num_gpus, capacity.num_nodes
+def _first_fit(rows, capacity: Capacity, limit: int, rounds: int = 1) -> list[int]:
+    cpus, memory, gpus, nodes = (rounds * amount for amount in (capacity.num_cpus, capacity.memory_bytes, capacity.num_gpus, capacity.num_nodes))
     chosen = []
     for job_id, need_cpus, need_memory, need_gpus, need_nodes in rows:
         if len(chosen) >= limit:

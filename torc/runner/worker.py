@@ -55,7 +55,8 @@ class RunnerConfig:
     output_dir: Path
     resources: Resources
     max_parallel_jobs: int | None = None
-    #: Queue mode: claimed jobs held beyond max_parallel_jobs, started the moment a slot frees.
+    #: Claimed jobs held beyond what runs, each started the moment a slot (queue mode) or its
+    #: resources (resource mode) free up; their starts and ends are reported in batches.
     prefetch: int = 0
     poll_interval: float = 1.0
     #: Seconds to wait for new work with nothing running (None: the workflow's setting).
@@ -85,7 +86,7 @@ class JobRunner:
         self.gpus = GpuPool(config.resources.gpu_ids)
         self.running: dict[int, tuple[JobProcess, dict]] = {}  # job id → (process, reservation)
         self.finished: list[JobProcess] = []
-        self.queued: collections.deque = collections.deque()  # prefetched jobs, claimed (pending) and not started
+        self.queued: collections.deque = collections.deque()  # claimed jobs not started yet (prefetched ones are pending)
         self.started_unreported: list[int] = []  # prefetched jobs started since the last report
         self.reports_since = 0.0
         self.wake = threading.Event()
@@ -280,10 +281,22 @@ class JobRunner:
         return time.time() - self.reports_since >= REPORT_INTERVAL_SECONDS or len(self.reports) >= self.config.prefetch
 
     def _start_queued(self) -> int:
-        """Start prefetched jobs in the slots that are free (queue mode)."""
+        """Start the claimed jobs that fit now, in claim order; a job that does not fit yet waits
+        for the next pass, while later (smaller) ones may start (first fit). Without prefetch every
+        claimed job fits at once: the claim offered only what was free."""
         started = 0
-        while self.queued and len(self.running) < self.config.max_parallel_jobs and self.stop_reason is None:
+        waiting: list = []
+        while self.queued and self.stop_reason is None:
             job = self.queued.popleft()
+            fits = self._fits_now(job)
+            if fits is None:
+                self._hand_back(job)
+                continue
+            if not fits:
+                waiting.append(job)
+                if self.config.max_parallel_jobs or self._free()[0] <= 0:
+                    break  # no slot, or no CPU: nothing further down the queue fits either
+                continue
             try:
                 self._start(job)
                 started += 1
@@ -292,7 +305,26 @@ class JobRunner:
                     self.started_unreported.append(job.id)
             except ApiException as exc:
                 logger.warning("could not start job %s (%s): %s", job.id, job.name, describe_error(exc))
+        self.queued.extendleft(reversed(waiting))
         return started
+
+    def _fits_now(self, job) -> bool | None:
+        """Whether the job can start now; None when it never will here (its runtime no longer
+        fits the worker's remaining time, or it does not fit the idle worker), so it goes back to
+        the server for another worker."""
+        if self.config.max_parallel_jobs:
+            return len(self.running) < self.config.max_parallel_jobs
+        rr = self._requirements(job.resource_requirements_id)
+        end = self._effective_end()
+        runtime = parse_duration_seconds(rr.runtime)
+        if end is not None and runtime and runtime > end - time.time():
+            return None
+        cpus, memory, gpus = self._free()
+        fits = rr.num_cpus <= cpus and parse_memory_bytes(rr.memory) / 1024**3 <= memory + 1e-9 and rr.num_gpus <= gpus
+        if not fits and not self.running:
+            logger.warning("job %s (%s) does not fit this worker even when idle: handing it back", job.id, job.name)
+            return None
+        return fits
 
     def _claim_and_start(self, end: float | None) -> int:
         """Claim what fits now; if that is nothing and nothing runs, long-poll in a helper thread."""
@@ -336,17 +368,26 @@ class JobRunner:
         (``complete_jobs`` with ``claim``): one request per finished batch, and the dependents the
         report released can be claimed in the same round trip.
         """
+        res = self.config.resources
+        rounds = 1
         if self.config.max_parallel_jobs:
             limit = self.config.max_parallel_jobs + self.config.prefetch - len(self.running) - len(self.queued)
             offer = None
         else:
-            cpus, memory, gpus = self._free()
-            limit = max(cpus, 1) if cpus > 0 or memory > 0 else 0
+            if self.config.prefetch:
+                # Jobs that fit the node, to start as resources free up: the whole node, offered
+                # as many times over as the prefetch holds jobs of one CPU.
+                cpus, memory, gpus = res.num_cpus, res.memory_gb, res.num_gpus
+                rounds = 1 + -(-self.config.prefetch // max(res.num_cpus, 1))
+                limit = res.num_cpus + self.config.prefetch - len(self.running) - len(self.queued)
+            else:
+                cpus, memory, gpus = self._free()
+                limit = max(cpus, 1) if cpus > 0 or memory > 0 else 0
             offer = ComputeNodesResources(
                 num_cpus=max(cpus, 0),
                 memory_gb=max(memory, 0.0),
                 num_gpus=gpus,
-                num_nodes=self.config.resources.num_nodes,
+                num_nodes=res.num_nodes,
                 time_limit=format_duration(remaining) if remaining is not None else None,
                 scheduler_config_id=self.env.scheduler_config_id(),
             )
@@ -355,11 +396,12 @@ class JobRunner:
         # Prefetched jobs stay pending (claimed) until they really start.
         start = not self.config.prefetch
         if (self.reports or self.started_unreported) and wait == 0:
-            return self._send_reports(ClaimAfterCompletion(limit=limit, resources=offer, compute_node_id=self.node_id, start=start))
+            return self._send_reports(ClaimAfterCompletion(limit=limit, resources=offer, compute_node_id=self.node_id, start=start, rounds=rounds))
         if offer is None:
             return self.api.call_plain("workflows", "claim_next_jobs", self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
         return self.api.call_plain(
-            "workflows", "claim_jobs_based_on_resources", self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id, start=True
+            "workflows", "claim_jobs_based_on_resources", self.workflow_id, limit, offer, wait_seconds=wait, compute_node_id=self.node_id, start=start,
+            rounds=rounds,
         ).jobs
 
     # ------------------------------------------------------------------ jobs
@@ -374,17 +416,8 @@ class JobRunner:
             for job in jobs:
                 self._hand_back(job)
             return 0
-        if self.config.max_parallel_jobs:
-            self.queued.extend(jobs)
-            return self._start_queued()
-        started = 0
-        for job in jobs:
-            try:
-                self._start(job)
-                started += 1
-            except ApiException as exc:
-                logger.warning("could not start job %s (%s): %s", job.id, job.name, describe_error(exc))
-        return started
+        self.queued.extend(jobs)
+        return self._start_queued()
 
     def _hand_back(self, job) -> None:
         """A claimed job this worker will not run goes back to ready."""

@@ -53,7 +53,7 @@ const _returntypes_claim_jobs_based_on_resources_WorkflowsApi = Dict{Regex,Type}
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
-function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
+function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, rounds=nothing, _mediaType=nothing)
     OpenAPI.validate_param("id", "claim_jobs_based_on_resources", :maximum, id, 2147483647, false)
     OpenAPI.validate_param("id", "claim_jobs_based_on_resources", :minimum, id, 0, false)
 
@@ -65,6 +65,9 @@ function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int6
     OpenAPI.validate_param("compute_node_id", "claim_jobs_based_on_resources", :maximum, compute_node_id, 2147483647, false)
     OpenAPI.validate_param("compute_node_id", "claim_jobs_based_on_resources", :minimum, compute_node_id, -2147483648, false)
 
+    OpenAPI.validate_param("rounds", "claim_jobs_based_on_resources", :maximum, rounds, 10000, false)
+    OpenAPI.validate_param("rounds", "claim_jobs_based_on_resources", :minimum, rounds, 1, false)
+
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_claim_jobs_based_on_resources_WorkflowsApi, "/workflows/{id}/claim_jobs_based_on_resources/{limit}", [], compute_nodes_resources)
     OpenAPI.Clients.set_param(_ctx.path, "id", id)  # type Int64
     OpenAPI.Clients.set_param(_ctx.path, "limit", limit)  # type Int64
@@ -73,6 +76,7 @@ function _oacinternal_claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int6
     OpenAPI.Clients.set_param(_ctx.query, "start", start; style="form", is_explode=true)  # type Bool
     OpenAPI.Clients.set_param(_ctx.query, "sort_method", sort_method; style="form", is_explode=true)  # type String
     OpenAPI.Clients.set_param(_ctx.query, "strict_scheduler_match", strict_scheduler_match; style="form", is_explode=true)  # type Bool
+    OpenAPI.Clients.set_param(_ctx.query, "rounds", rounds; style="form", is_explode=true)  # type Int64
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
     OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? ["application/json", ] : [_mediaType])
     return _ctx
@@ -89,16 +93,17 @@ Params:
 - `start`::`Bool`
 - `sort_method`::`String`
 - `strict_scheduler_match`::`Bool`
+- `rounds`::`Int64`
 
 Return: `ClaimJobsBasedOnResourcesResponse`, `OpenAPI.Clients.ApiResponse`
 """
-function claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
-    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, _mediaType=_mediaType)
+function claim_jobs_based_on_resources(_api::WorkflowsApi, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, rounds=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, rounds=rounds, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx)
 end
 
-function claim_jobs_based_on_resources(_api::WorkflowsApi, response_stream::Channel, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, _mediaType=nothing)
-    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, _mediaType=_mediaType)
+function claim_jobs_based_on_resources(_api::WorkflowsApi, response_stream::Channel, id::Int64, limit::Int64, compute_nodes_resources::ComputeNodesResources; wait_seconds=nothing, compute_node_id=nothing, start=nothing, sort_method=nothing, strict_scheduler_match=nothing, rounds=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_claim_jobs_based_on_resources(_api, id, limit, compute_nodes_resources; wait_seconds=wait_seconds, compute_node_id=compute_node_id, start=start, sort_method=sort_method, strict_scheduler_match=strict_scheduler_match, rounds=rounds, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 

@@ -8,6 +8,7 @@
         compute_node_id=nothing,
         limit=nothing,
         resources=nothing,
+        rounds=1,
         sort_method=nothing,
         start=false,
         strict_scheduler_match=false,
@@ -16,6 +17,7 @@
     - compute_node_id::Int64 : The claiming worker (recorded on the jobs)
     - limit::Int64
     - resources::ComputeNodesResources : Offer as in claim_jobs_based_on_resources; omit for claim_next_jobs
+    - rounds::Int64 : Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit &#x60;rounds&#x60; copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.
     - sort_method::String
     - start::Bool : Also start the claimed jobs on compute_node_id
     - strict_scheduler_match::Bool
@@ -24,18 +26,19 @@ Base.@kwdef mutable struct ClaimAfterCompletion <: OpenAPI.APIModel
     compute_node_id::Union{Nothing, Int64} = nothing
     limit::Union{Nothing, Int64} = nothing
     resources = nothing # spec type: Union{ Nothing, ComputeNodesResources }
+    rounds::Union{Nothing, Int64} = 1
     sort_method::Union{Nothing, String} = nothing
     start::Union{Nothing, Bool} = false
     strict_scheduler_match::Union{Nothing, Bool} = false
 
-    function ClaimAfterCompletion(compute_node_id, limit, resources, sort_method, start, strict_scheduler_match, )
-        o = new(compute_node_id, limit, resources, sort_method, start, strict_scheduler_match, )
+    function ClaimAfterCompletion(compute_node_id, limit, resources, rounds, sort_method, start, strict_scheduler_match, )
+        o = new(compute_node_id, limit, resources, rounds, sort_method, start, strict_scheduler_match, )
         OpenAPI.validate_properties(o)
         return o
     end
 end # type ClaimAfterCompletion
 
-const _property_types_ClaimAfterCompletion = Dict{Symbol,String}(Symbol("compute_node_id")=>"Int64", Symbol("limit")=>"Int64", Symbol("resources")=>"ComputeNodesResources", Symbol("sort_method")=>"String", Symbol("start")=>"Bool", Symbol("strict_scheduler_match")=>"Bool", )
+const _property_types_ClaimAfterCompletion = Dict{Symbol,String}(Symbol("compute_node_id")=>"Int64", Symbol("limit")=>"Int64", Symbol("resources")=>"ComputeNodesResources", Symbol("rounds")=>"Int64", Symbol("sort_method")=>"String", Symbol("start")=>"Bool", Symbol("strict_scheduler_match")=>"Bool", )
 OpenAPI.property_type(::Type{ ClaimAfterCompletion }, name::Symbol) = Union{Nothing,eval(Base.Meta.parse(_property_types_ClaimAfterCompletion[name]))}
 
 function OpenAPI.check_required(o::ClaimAfterCompletion)
@@ -47,6 +50,7 @@ function OpenAPI.validate_properties(o::ClaimAfterCompletion)
     OpenAPI.validate_property(ClaimAfterCompletion, Symbol("compute_node_id"), o.compute_node_id)
     OpenAPI.validate_property(ClaimAfterCompletion, Symbol("limit"), o.limit)
     OpenAPI.validate_property(ClaimAfterCompletion, Symbol("resources"), o.resources)
+    OpenAPI.validate_property(ClaimAfterCompletion, Symbol("rounds"), o.rounds)
     OpenAPI.validate_property(ClaimAfterCompletion, Symbol("sort_method"), o.sort_method)
     OpenAPI.validate_property(ClaimAfterCompletion, Symbol("start"), o.start)
     OpenAPI.validate_property(ClaimAfterCompletion, Symbol("strict_scheduler_match"), o.strict_scheduler_match)
@@ -64,6 +68,11 @@ function OpenAPI.validate_property(::Type{ ClaimAfterCompletion }, name::Symbol,
         OpenAPI.validate_param(name, "ClaimAfterCompletion", :minimum, val, 1, false)
     end
 
+
+    if name === Symbol("rounds")
+        OpenAPI.validate_param(name, "ClaimAfterCompletion", :maximum, val, 10000, false)
+        OpenAPI.validate_param(name, "ClaimAfterCompletion", :minimum, val, 1, false)
+    end
 
     if name === Symbol("sort_method")
         OpenAPI.validate_param(name, "ClaimAfterCompletion", :enum, val, ["gpus_runtime_memory", "gpus_memory_runtime", "none"])

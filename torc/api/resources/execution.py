@@ -124,6 +124,13 @@ class ComputeNodesResources(ApiSchema):
     scheduler_config_id = fields.Integer(allow_none=True)
 
 
+ROUNDS_DOC = {
+    "description": "Fill the offer this many times over (additive): each job still fits the offer on its own, and together "
+    "they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up "
+    "(prefetch); 1 claims what fits now."
+}
+
+
 class ClaimArgs(ApiSchema):
     wait_seconds = fields.Float(load_default=0.0, validate=validate.Range(min=0), metadata=WAIT_DOC)
     compute_node_id = fields.Integer(metadata={"description": "The claiming worker (recorded on the jobs)"})
@@ -140,6 +147,7 @@ class ClaimNextJobsArgs(ClaimArgs):
 class ClaimByResourcesArgs(ClaimArgs):
     sort_method = fields.String(validate=validate.OneOf(SORT_METHODS), metadata={"enum": SORT_METHODS})
     strict_scheduler_match = fields.Boolean(load_default=False)
+    rounds = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_CLAIM_LIMIT), metadata=ROUNDS_DOC)
 
 
 class ClaimNextJobsResponse(ApiSchema):
@@ -164,6 +172,7 @@ class ClaimAfterCompletion(ApiSchema):
     start = fields.Boolean(load_default=False, metadata={"description": "Also start the claimed jobs on compute_node_id"})
     sort_method = fields.String(validate=validate.OneOf(SORT_METHODS), metadata={"enum": SORT_METHODS})
     strict_scheduler_match = fields.Boolean(load_default=False)
+    rounds = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_CLAIM_LIMIT), metadata=ROUNDS_DOC)
 
 
 class CompleteJobsRequest(ApiSchema):
@@ -329,7 +338,7 @@ def _claim_attempt(id: int, limit: int, resources: dict | None, args: dict):
     capacity = claims.Capacity(**resources)
     capacity.time_limit_seconds()  # reject a bad time_limit before waiting
     return lambda: claims.claim_by_resources(
-        id, limit, capacity, args.get("sort_method"), args["strict_scheduler_match"], args.get("compute_node_id"), args["start"]
+        id, limit, capacity, args.get("sort_method"), args["strict_scheduler_match"], args.get("compute_node_id"), args["start"], args["rounds"]
     )
 
 

@@ -339,6 +339,7 @@ class WorkflowsApi:
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
+        rounds: Annotated[Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]], Field(description="Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -371,6 +372,8 @@ class WorkflowsApi:
         :type sort_method: str
         :param strict_scheduler_match:
         :type strict_scheduler_match: bool
+        :param rounds: Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.
+        :type rounds: int
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -402,6 +405,7 @@ class WorkflowsApi:
             start=start,
             sort_method=sort_method,
             strict_scheduler_match=strict_scheduler_match,
+            rounds=rounds,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -437,6 +441,7 @@ class WorkflowsApi:
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
+        rounds: Annotated[Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]], Field(description="Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -469,6 +474,8 @@ class WorkflowsApi:
         :type sort_method: str
         :param strict_scheduler_match:
         :type strict_scheduler_match: bool
+        :param rounds: Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.
+        :type rounds: int
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -500,6 +507,7 @@ class WorkflowsApi:
             start=start,
             sort_method=sort_method,
             strict_scheduler_match=strict_scheduler_match,
+            rounds=rounds,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -535,6 +543,7 @@ class WorkflowsApi:
         start: Annotated[Optional[StrictBool], Field(description="Also start the jobs on compute_node_id (ready → running in this request; saves a start_job call per job)")] = None,
         sort_method: Optional[StrictStr] = None,
         strict_scheduler_match: Optional[StrictBool] = None,
+        rounds: Annotated[Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]], Field(description="Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -567,6 +576,8 @@ class WorkflowsApi:
         :type sort_method: str
         :param strict_scheduler_match:
         :type strict_scheduler_match: bool
+        :param rounds: Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.
+        :type rounds: int
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -598,6 +609,7 @@ class WorkflowsApi:
             start=start,
             sort_method=sort_method,
             strict_scheduler_match=strict_scheduler_match,
+            rounds=rounds,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -628,6 +640,7 @@ class WorkflowsApi:
         start,
         sort_method,
         strict_scheduler_match,
+        rounds,
         _request_auth,
         _content_type,
         _headers,
@@ -673,6 +686,10 @@ class WorkflowsApi:
         if strict_scheduler_match is not None:
             
             _query_params.append(('strict_scheduler_match', strict_scheduler_match))
+            
+        if rounds is not None:
+            
+            _query_params.append(('rounds', rounds))
             
         # process the header parameters
         # process the form parameters

@@ -32,10 +32,11 @@ class ClaimAfterCompletion(BaseModel):
     compute_node_id: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = Field(default=None, description="The claiming worker (recorded on the jobs)")
     limit: Annotated[int, Field(le=10000, strict=True, ge=1)]
     resources: Optional[ComputeNodesResources] = Field(default=None, description="Offer as in claim_jobs_based_on_resources; omit for claim_next_jobs")
+    rounds: Optional[Annotated[int, Field(le=10000, strict=True, ge=1)]] = Field(default=1, description="Fill the offer this many times over (additive): each job still fits the offer on its own, and together they fit `rounds` copies of it. For a worker that holds claimed jobs and starts each one when its resources free up (prefetch); 1 claims what fits now.")
     sort_method: Optional[StrictStr] = None
     start: Optional[StrictBool] = Field(default=False, description="Also start the claimed jobs on compute_node_id")
     strict_scheduler_match: Optional[StrictBool] = False
-    __properties: ClassVar[List[str]] = ["compute_node_id", "limit", "resources", "sort_method", "start", "strict_scheduler_match"]
+    __properties: ClassVar[List[str]] = ["compute_node_id", "limit", "resources", "rounds", "sort_method", "start", "strict_scheduler_match"]
 
     @field_validator('sort_method')
     def sort_method_validate_enum(cls, value):
@@ -104,6 +105,7 @@ class ClaimAfterCompletion(BaseModel):
             "compute_node_id": obj.get("compute_node_id"),
             "limit": obj.get("limit"),
             "resources": ComputeNodesResources.from_dict(obj["resources"]) if obj.get("resources") is not None else None,
+            "rounds": obj.get("rounds") if obj.get("rounds") is not None else 1,
             "sort_method": obj.get("sort_method"),
             "start": obj.get("start") if obj.get("start") is not None else False,
             "strict_scheduler_match": obj.get("strict_scheduler_match") if obj.get("strict_scheduler_match") is not None else False
