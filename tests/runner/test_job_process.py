@@ -56,6 +56,15 @@ def test_anything_a_shell_would_interpret_goes_to_bash(line):
     assert direct_argv(line, PATH) is None
 
 
+@pytest.fixture(params=["posix_spawn", "popen"])
+def spawn_path(request, tmp_path, monkeypatch):
+    """Jobs in the worker's own directory are started by posix_spawn, elsewhere by Popen: run
+    each test both ways."""
+    if request.param == "posix_spawn":
+        monkeypatch.chdir(tmp_path)
+    return request.param
+
+
 def _start(tmp_path, line, watcher, ended):
     index = len(list(tmp_path.glob("*.o")))
     process = JobProcess(index, "job", line, dict(os.environ), str(tmp_path), tmp_path / f"{index}.o", tmp_path / f"{index}.e")
@@ -70,7 +79,7 @@ def _until(predicate, timeout=10.0):
     return predicate()
 
 
-def test_one_watcher_reports_every_exit_with_its_code(tmp_path):
+def test_one_watcher_reports_every_exit_with_its_code(tmp_path, spawn_path):
     watcher, ended = ExitWatcher(), []
     processes = [_start(tmp_path, f"bash -c 'exit {i}'", watcher, ended) for i in range(20)]
     assert _until(lambda: len(ended) == 20)
@@ -82,7 +91,7 @@ def test_one_watcher_reports_every_exit_with_its_code(tmp_path):
     watcher.close()
 
 
-def test_direct_and_bash_jobs_write_their_output_and_report_signals(tmp_path):
+def test_direct_and_bash_jobs_write_their_output_and_report_signals(tmp_path, spawn_path):
     watcher, ended = ExitWatcher(), []
     direct = _start(tmp_path, "seq 3", watcher, ended)
     shell = _start(tmp_path, "echo from-bash >&2; exit 3", watcher, ended)
@@ -94,10 +103,22 @@ def test_direct_and_bash_jobs_write_their_output_and_report_signals(tmp_path):
     sleeper.send(signal.SIGTERM)
     assert _until(lambda: len(ended) == 3)
     assert sleeper.return_code == -signal.SIGTERM and sleeper.describe_end() == "killed by signal SIGTERM"
+    assert type(sleeper.process).__name__ == ("SpawnedProcess" if spawn_path == "posix_spawn" else "Popen")
     watcher.close()
 
 
-def test_a_script_without_a_shebang_still_runs_through_bash(tmp_path):
+def test_jobs_get_a_new_session_null_stdin_and_default_sigpipe(tmp_path, spawn_path):
+    watcher, ended = ExitWatcher(), []
+    probe = _start(tmp_path, "ps -o sid=,pgid= -p $$; cat; grep SigIgn /proc/self/status; yes | head -1", watcher, ended)
+    assert _until(lambda: ended)
+    ids, ignored, first = probe.stdout_path.read_text().split("\n")[:3]
+    assert ids.split() == [str(probe.pid)] * 2, "the job leads its own session and process group"
+    assert int(ignored.split()[1], 16) & (1 << (signal.SIGPIPE - 1)) == 0, "SIGPIPE must not be ignored in jobs"
+    assert first == "y" and probe.return_code == 0 and probe.stderr_path.read_text() == ""
+    watcher.close()
+
+
+def test_a_script_without_a_shebang_still_runs_through_bash(tmp_path, spawn_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "plain-script"

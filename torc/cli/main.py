@@ -16,6 +16,7 @@ import click
 from torc.cli.context import CliState
 from torc.client import DEFAULT_API_URL, TorcConfigError, load_client_settings
 from torc.client.config import FORMATS, LOG_LEVELS
+from torc.runner import PER_JOB_LOGGER
 
 #: Subcommands of ``torc``: name → "module:attribute". Add yours here.
 COMMANDS: dict[str, str] = {
@@ -65,6 +66,11 @@ class TorcGroup(click.Group):
 
 class _CurrentStderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (click's test runner swaps it per call)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == PER_JOB_LOGGER and not logging.getLogger("torc").isEnabledFor(logging.DEBUG):
+            return False
+        return super().filter(record)
 
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr

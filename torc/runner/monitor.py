@@ -48,6 +48,10 @@ MIN_CPU_WINDOW = 0.05
 FLUSH_SECONDS = 30.0
 FLUSH_ROWS = 1000
 
+#: A process looked up by a job's pid must be at least as old as the job, give or take this
+#: (ages are accurate to a clock tick); a younger one reuses the pid.
+PID_REUSE_SLACK_SECONDS = 0.05
+
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
 
 SUMMARY_KEYS = ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent", "avg_cpu_percent")
@@ -59,8 +63,12 @@ class _Job:
 
     job_id: int
     name: str
-    root: psutil.Process | None
+    pid: int
+    #: time.monotonic() when the job was added (after its process started)
+    added_at: float
     next_due: float
+    root: psutil.Process | None = None
+    gone: bool = False
     #: pid → (process, CPU seconds at the last sample, monotonic time of the last sample)
     processes: dict[int, tuple[psutil.Process, float, float]] = field(default_factory=dict)
     last_sample: float | None = None
@@ -69,6 +77,23 @@ class _Job:
     total_memory: int = 0
     peak_cpu: float = 0.0
     total_cpu: float = 0.0
+
+    def root_process(self) -> psutil.Process | None:
+        """The job's top process, looked up at the first sample rather than when the job starts:
+        most short jobs end before that, and a lookup per job costs more than such a job. A process
+        with the job's pid that is younger than the job is another one (the pid was reused)."""
+        if self.root is None and not self.gone:
+            if not psutil.pid_exists(self.pid):  # the usual end of a short job: cheaper than failing below
+                self.gone = True
+                return None
+            try:
+                process = psutil.Process(self.pid)
+                if _age(process.create_time()) < time.monotonic() - self.added_at - PID_REUSE_SLACK_SECONDS:
+                    raise psutil.NoSuchProcess(self.pid)
+                self.root = process
+            except _GONE:
+                self.gone = True
+        return self.root
 
     def summary(self) -> dict:
         if not self.num_samples:
@@ -135,11 +160,8 @@ class ResourceMonitor:
         """Start monitoring the job whose top process is ``pid``; its first sample comes shortly."""
         if not self.enabled:
             return
-        try:
-            root = psutil.Process(pid)
-        except _GONE:
-            root = None  # already gone: remove_job will report None values
-        job = _Job(job_id, job_name, root, next_due=time.monotonic() + min(FIRST_SAMPLE_DELAY, self.interval))
+        now = time.monotonic()
+        job = _Job(job_id, job_name, pid, added_at=now, next_due=now + min(FIRST_SAMPLE_DELAY, self.interval))
         with self._lock:
             self._jobs[job_id] = job
         if self.time_series_path:
@@ -158,7 +180,7 @@ class ResourceMonitor:
             if job is None:
                 return dict.fromkeys(SUMMARY_KEYS)
             recent = job.last_sample is not None and time.monotonic() - job.last_sample < MIN_CPU_WINDOW
-            if job.root is not None and not recent and _alive(job.root):
+            if not recent and job.root_process() is not None and _alive(job.root):
                 try:
                     self._sample([job], _children_by_parent())
                 except Exception:  # the job's result matters more than its last sample
@@ -256,7 +278,7 @@ def _children_by_parent() -> dict[int, list[int]]:
 
 def _measure(job: _Job, children: dict[int, list[int]]) -> tuple[float, int, int] | None:
     """(CPU %, RSS bytes, process count) of the job's tree now, or None if nothing could be measured."""
-    if job.root is None or not _alive(job.root):
+    if job.root_process() is None or not _alive(job.root):
         return None
     now = time.monotonic()
     seen: dict[int, tuple[psutil.Process, float, float]] = {}

@@ -12,6 +12,7 @@ so new work starts the moment it is ready and a signal is still handled immediat
 
 import collections
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -25,14 +26,8 @@ from pathlib import Path
 from torc.client import TorcApi, describe_error
 from torc.failure_rules import matching_rule, may_retry
 from torc.openapi_client.exceptions import ApiException
-from torc.openapi_client.models import (
-    ClaimAfterCompletion,
-    CompleteJobsRequest,
-    ComputeNodeModel,
-    ComputeNodesResources,
-    JobCompletion,
-    ResultModel,
-)
+from torc.openapi_client.models import ComputeNodeModel, ResultModel
+from torc.runner import PER_JOB_LOGGER
 from torc.runner.environment import WorkerEnvironment
 from torc.runner.gpus import GpuPool
 from torc.runner.job_process import ExitWatcher, JobProcess
@@ -43,6 +38,7 @@ from torc.runner.watchdog import Watchdog
 from torc.units import format_duration, parse_duration_seconds, parse_memory_bytes
 
 logger = logging.getLogger("torc.runner")
+job_logger = logging.getLogger(PER_JOB_LOGGER)
 
 #: Longest single long-poll claim while idle; bounds how long shutdown waits for it.
 IDLE_CLAIM_WAIT_SECONDS = 10.0
@@ -383,20 +379,23 @@ class JobRunner:
             else:
                 cpus, memory, gpus = self._free()
                 limit = max(cpus, 1) if cpus > 0 or memory > 0 else 0
-            offer = ComputeNodesResources(
-                num_cpus=max(cpus, 0),
-                memory_gb=max(memory, 0.0),
-                num_gpus=gpus,
-                num_nodes=res.num_nodes,
-                time_limit=format_duration(remaining) if remaining is not None else None,
-                scheduler_config_id=self.env.scheduler_config_id(),
-            )
+            offer = {
+                "num_cpus": max(cpus, 0),
+                "memory_gb": max(memory, 0.0),
+                "num_gpus": gpus,
+                "num_nodes": res.num_nodes,
+                "time_limit": format_duration(remaining) if remaining is not None else None,
+                "scheduler_config_id": self.env.scheduler_config_id(),
+            }
         if limit <= 0:
             return []
         # Prefetched jobs stay pending (claimed) until they really start.
         start = not self.config.prefetch
         if (self.reports or self.started_unreported) and wait == 0:
-            return self._send_reports(ClaimAfterCompletion(limit=limit, resources=offer, compute_node_id=self.node_id, start=start, rounds=rounds))
+            claim = {"limit": limit, "compute_node_id": self.node_id, "start": start}
+            if offer is not None:
+                claim.update(resources=offer, rounds=rounds)
+            return self._send_reports(claim)
         if offer is None:
             return self.api.call_plain("workflows", "claim_next_jobs", self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
         return self.api.call_plain(
@@ -463,18 +462,16 @@ class JobRunner:
             return
         self.watchdog.add(pid)
         self.monitor.add_job(job.id, job.name, pid)
-        logger.info("started job %s (%s) attempt %s pid %s%s", job.id, job.name, job.attempt_id, pid, f" GPUs {gpu_ids}" if gpu_ids else "")
+        job_logger.info("started job %s (%s) attempt %s pid %s%s", job.id, job.name, job.attempt_id, pid, f" GPUs {gpu_ids}" if gpu_ids else "")
+
+    @functools.cached_property
+    def base_env(self) -> dict:
+        """The environment of jobs and action commands, read once: reading ``os.environ`` costs
+        more than the rest of a short job's bookkeeping."""
+        return {**os.environ, "TORC_WORKFLOW_ID": str(self.workflow_id), "TORC_API_URL": self.api.url, "TORC_OUTPUT_DIR": str(self.out)}
 
     def _job_env(self, job, gpu_ids: list[int]) -> dict:
-        env = dict(os.environ)
-        env.update(
-            TORC_WORKFLOW_ID=str(self.workflow_id),
-            TORC_JOB_ID=str(job.id),
-            TORC_JOB_NAME=job.name,
-            TORC_API_URL=self.api.url,
-            TORC_OUTPUT_DIR=str(self.out),
-            TORC_ATTEMPT_ID=str(job.attempt_id),
-        )
+        env = {**self.base_env, "TORC_JOB_ID": str(job.id), "TORC_JOB_NAME": job.name, "TORC_ATTEMPT_ID": str(job.attempt_id)}
         if self.gpus.has_gpus:
             # Jobs see only their own GPUs; a job that asked for none sees none.
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in gpu_ids)
@@ -549,19 +546,21 @@ class JobRunner:
         if not (self.reports or self.started_unreported):
             self.reports_since = time.time()
 
-    def _send_reports(self, claim: ClaimAfterCompletion | None = None) -> list:
+    def _send_reports(self, claim: dict | None = None) -> list:
         """Report starts of prefetched jobs and final statuses in one request; return the jobs
         ``claim`` claimed."""
         reports, self.reports = self.reports, []
         started, self.started_unreported = self.started_unreported, []
         if not (reports or started) or not self._lease_held():
             return []
-        request = CompleteJobsRequest(
-            completions=[JobCompletion(job_id=job.id, status=status, result=result) for job, status, _, _, result in reports],
-            compute_node_id=self.node_id,
-            started_job_ids=started,
-            claim=claim,
-        )
+        # Plain JSON (a CompleteJobsRequest): building the generated models costs more than the request.
+        request = {
+            "completions": [{"job_id": job.id, "status": status, "result": result} for job, status, _, _, result in reports],
+            "compute_node_id": self.node_id,
+            "started_job_ids": started,
+        }
+        if claim is not None:
+            request["claim"] = claim
         claimed = []
         try:
             answer = self.api.call_plain("workflows", "complete_jobs", self.workflow_id, self.run_id, request)
@@ -574,31 +573,28 @@ class JobRunner:
                 logger.error("could not report job %s (%s) as %s: %s", job.id, job.name, status, refused[job.id])
                 continue
             self.stats[status if status in self.stats else "failed"] += 1
-            logger.info("job %s (%s) %s (return code %s)%s", job.id, job.name, status, code, f": {message}" if message else "")
+            job_logger.info("job %s (%s) %s (return code %s)%s", job.id, job.name, status, code, f": {message}" if message else "")
         return claimed
 
-    def _result(self, job, status, code, message, usage, exec_minutes, ended_at: float | None = None) -> ResultModel:
-        """The result of an attempt; its completion time is when the job's process ended (``ended_at``,
-        epoch seconds) when known, not when the report was built, so that completion time minus run
-        time is when the job started."""
-        usage = usage or {}
+    def _result(self, job, status, code, message, usage, exec_minutes, ended_at: float | None = None) -> dict:
+        """The result of an attempt as plain JSON (a ``ResultModel``; unknown values left out). Its
+        completion time is when the job's process ended (``ended_at``, epoch seconds) when known,
+        not when the report was built, so that completion time minus run time is when the job started."""
         ended = dt.datetime.fromtimestamp(ended_at, dt.timezone.utc) if ended_at else dt.datetime.now(dt.timezone.utc)
-        return ResultModel(
-            job_id=job.id,
-            workflow_id=self.workflow_id,
-            run_id=self.run_id,
-            attempt_id=job.attempt_id,
-            compute_node_id=self.node_id,
-            return_code=code,
-            exec_time_minutes=exec_minutes,
-            completion_time=ended.isoformat(timespec="milliseconds"),
-            status=status,
-            message=message,
-            peak_memory_bytes=usage.get("peak_memory_bytes"),
-            avg_memory_bytes=usage.get("avg_memory_bytes"),
-            peak_cpu_percent=usage.get("peak_cpu_percent"),
-            avg_cpu_percent=usage.get("avg_cpu_percent"),
-        )
+        result = {
+            "job_id": job.id,
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "attempt_id": job.attempt_id,
+            "compute_node_id": self.node_id,
+            "return_code": code,
+            "exec_time_minutes": exec_minutes,
+            "completion_time": ended.isoformat(timespec="milliseconds"),
+            "status": status,
+            "message": message,
+            **(usage or {}),
+        }
+        return {key: value for key, value in result.items() if value is not None}
 
     def _retry(self, job, code: int, message: str | None, process: JobProcess, usage) -> bool:
         """Apply the job's failure handler: record the failed attempt, run recovery, retry."""
@@ -647,7 +643,7 @@ class JobRunner:
     def _send_retry(self, job, code: int, message: str | None, usage, exec_minutes: float) -> None:
         """Record the failed attempt's one result and send the job back to ready as the next attempt."""
         note = "; ".join(filter(None, [message, f"retrying (attempt {job.attempt_id + 1})"]))
-        self.api.results.create_result(self._result(job, "failed", code, note, usage, exec_minutes))
+        self.api.results.create_result(ResultModel.from_dict(self._result(job, "failed", code, note, usage, exec_minutes)))
         self.api.jobs.retry_job(job.id, self.run_id)
         self.stats["retried"] += 1
         logger.info("job %s (%s) failed with %s: retried as attempt %s", job.id, job.name, code, job.attempt_id + 1)
@@ -689,7 +685,7 @@ class JobRunner:
             return
         log_dir = self.out / "actions"
         log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "TORC_WORKFLOW_ID": str(self.workflow_id), "TORC_API_URL": self.api.url, "TORC_OUTPUT_DIR": str(self.out)}
+        env = self.base_env
         for index, command in enumerate((action.action_config or {}).get("commands", [])):
             log = log_dir / f"action_{action.id}_{action.trigger_type}_{self.node_id}_{index}.log"
             with open(log, "wb") as out:
