@@ -136,9 +136,12 @@ def test_watchdog_kills_the_groups_still_registered_when_its_worker_is_gone():
     watchdog = Watchdog()
     kept = subprocess.Popen(["sleep", "30"], start_new_session=True)
     doomed = [subprocess.Popen(["sleep", "30"], start_new_session=True) for _ in range(3)]
-    for process in [kept, *doomed]:
+    for process in [kept, *doomed[:2]]:
         watchdog.add(process.pid)
+    watchdog.flush()
+    watchdog.add(doomed[2].pid)
     watchdog.remove(kept.pid)
+    watchdog.flush()
     watchdog.process.stdin.close()  # what the worker's death does to the pipe
     try:
         assert all(process.wait(timeout=10) == -signal.SIGKILL for process in doomed)

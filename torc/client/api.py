@@ -185,8 +185,10 @@ class TorcApi:
         )
         response = self.api_client.call_api(method, url, headers, body, post_params, _request_timeout=_request_timeout)
         response.read()
-        data = self.api_client.response_deserialize(response_data=response, response_types_map={"2XX": "object", "default": "object"}).data
-        return PlainRecord.wrap(data)
+        if 200 <= response.status <= 299 and response.data:
+            return json.loads(response.data, object_hook=PlainRecord)
+        # Errors (and empty answers) as the generated method has them: ApiException with the message.
+        return PlainRecord.wrap(self.api_client.response_deserialize(response_data=response, response_types_map={"2XX": "object", "default": "object"}).data)
 
     # Workflow actions
 

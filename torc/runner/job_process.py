@@ -10,8 +10,8 @@ exec that program itself anyway (bash replaces itself by the last simple command
 behaves the same; what goes away is bash's start-up, about a millisecond of CPU per job that
 dominates short jobs.
 
-One :class:`ExitWatcher` thread waits for the exits of all jobs (a pidfd per job, no thread per
-job) and wakes the worker the moment a job ends, so there is no polling delay between a job ending
+One :class:`ExitWatcher` thread waits for the exits of all jobs (a pidfd per job in one epoll set,
+no thread per job) and wakes the worker the moment a job ends, so there is no polling delay between a job ending
 and its dependents being claimed.
 """
 
@@ -65,33 +65,35 @@ def _program(word: str, path: str | None) -> str | None:
 class ExitWatcher:
     """One thread that reaps every job of a worker and calls each job's ``on_exit`` when it ends.
 
-    Each process gets a pidfd (Linux ≥ 5.3); the thread sleeps in ``poll`` on all of them plus a
-    wake-up pipe for newly added jobs. Where pidfds are missing it falls back to a thread per job.
+    Each process gets a pidfd (Linux ≥ 5.3) registered in one epoll set, which the thread waits on;
+    epoll takes new pidfds while the thread waits, so starting a job wakes nobody. Where pidfds or
+    epoll are missing it falls back to a thread per job.
     """
 
     def __init__(self):
-        self._poll = select.poll()
-        self._watched: dict[int, tuple[int, "JobProcess", object]] = {}  # pidfd → (pidfd, process, on_exit)
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._watched: dict[int, tuple["JobProcess", object]] = {}  # pidfd → (process, on_exit)
         self._lock = threading.Lock()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._poll.register(self._wake_r, select.POLLIN)
+        self._wake_r, self._wake_w = os.pipe()  # only to stop the thread
+        if self._epoll is not None:
+            self._epoll.register(self._wake_r, select.EPOLLIN)
         self._thread: threading.Thread | None = None
         self._closed = False
 
     def watch(self, process: "JobProcess", on_exit) -> None:
         try:
+            if self._epoll is None:
+                raise OSError("no epoll")
             pidfd = os.pidfd_open(process.pid)
         except (AttributeError, OSError):
             threading.Thread(target=self._wait_one, args=(process, on_exit), name=f"job-{process.job_id}", daemon=True).start()
             return
         with self._lock:
-            self._watched[pidfd] = (pidfd, process, on_exit)
-            self._poll.register(pidfd, select.POLLIN)
+            self._watched[pidfd] = (process, on_exit)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="torc-exits", daemon=True)
                 self._thread.start()
-        os.write(self._wake_w, b"x")
+        self._epoll.register(pidfd, select.EPOLLIN)
 
     @staticmethod
     def _wait_one(process: "JobProcess", on_exit) -> None:
@@ -101,17 +103,13 @@ class ExitWatcher:
 
     def _run(self) -> None:
         while not self._closed:
-            for fd, _ in self._poll.poll():
+            for fd, _ in self._epoll.poll():
                 if fd == self._wake_r:
-                    try:
-                        os.read(self._wake_r, 4096)
-                    except BlockingIOError:
-                        pass
                     continue
                 with self._lock:
-                    pidfd, process, on_exit = self._watched.pop(fd)
-                    self._poll.unregister(fd)
-                os.close(pidfd)
+                    process, on_exit = self._watched.pop(fd)
+                self._epoll.unregister(fd)
+                os.close(fd)
                 process.process.wait()  # already exited: reaps it at once and sets returncode
                 process.ended_at = time.time()
                 on_exit(process)
@@ -126,6 +124,8 @@ class ExitWatcher:
             for pidfd in self._watched:
                 os.close(pidfd)
             self._watched.clear()
+        if self._epoll is not None:
+            self._epoll.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -181,8 +181,8 @@ class JobProcess:
         self.signaled_at = 0.0
 
     def start(self, watcher: ExitWatcher, on_exit) -> int:
-        """Start the job; ``on_exit(self)`` is called from the watcher's thread when it ends."""
-        self.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+        """Start the job; ``on_exit(self)`` is called from the watcher's thread when it ends. The
+        folder of the output files must exist (the worker makes it once)."""
         path = self.env.get("PATH")
         shell = (_program("bash", path) or "/bin/bash", ["bash", "-c", self.command_line])
         direct = direct_argv(self.command_line, path)

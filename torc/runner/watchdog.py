@@ -6,9 +6,10 @@ lease expire, hands their jobs to another worker. This tiny companion process cl
 worker tells it each job's process group on a pipe, and when the pipe reaches end-of-file (the
 worker is gone, however it died) it kills every group still registered.
 
-Protocol on standard input, one line each: ``add PGID`` or ``remove PGID``. The companion reads
-them in batches every :data:`DRAIN_SECONDS` rather than waking for each line: with thousands of
-short jobs a second, a wake-up per line would cost more CPU than the jobs. The price is that a
+Protocol on standard input, one line each: ``add PGID`` or ``remove PGID``. The worker sends the
+lines of a pass of its loop in one write (:meth:`Watchdog.flush`), and the companion reads them in
+batches every :data:`DRAIN_SECONDS` rather than waking for each line: with thousands of short jobs
+a second, a write and a wake-up per line would cost more CPU than the jobs. The price is that a
 worker's death is noticed up to that long later.
 """
 
@@ -26,18 +27,23 @@ class Watchdog:
 
     def __init__(self):
         self.process = subprocess.Popen([sys.executable, "-m", "torc.runner.watchdog"], stdin=subprocess.PIPE, start_new_session=True)
-
-    def _send(self, line: str) -> None:
-        try:
-            os.write(self.process.stdin.fileno(), f"{line}\n".encode())
-        except (BrokenPipeError, ValueError, OSError):
-            pass  # the watchdog is gone; the worker carries on without it
+        self._pending: list[str] = []
 
     def add(self, pgid: int) -> None:
-        self._send(f"add {pgid}")
+        self._pending.append(f"add {pgid}\n")
 
     def remove(self, pgid: int) -> None:
-        self._send(f"remove {pgid}")
+        self._pending.append(f"remove {pgid}\n")
+
+    def flush(self) -> None:
+        """Send the lines queued since the last flush, in one write."""
+        if not self._pending:
+            return
+        data, self._pending = "".join(self._pending).encode(), []
+        try:
+            os.write(self.process.stdin.fileno(), data)
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the watchdog is gone; the worker carries on without it
 
     def close(self) -> None:
         """Normal shutdown: every job was already reported, so nothing is left to kill."""

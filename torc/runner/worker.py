@@ -69,6 +69,16 @@ class RunnerConfig:
     cwd: str = field(default_factory=os.getcwd)
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a job's resource requirement asks for, parsed."""
+
+    num_cpus: int
+    memory_gb: float
+    num_gpus: int
+    runtime_s: int | None
+
+
 class StopWorker(Exception):
     """The worker must stop (signal, end time, lost lease)."""
 
@@ -92,7 +102,7 @@ class JobRunner:
         self.renewed_at = time.monotonic()
         self.node_id: int | None = None
         self.executed_persistent: set[int] = set()
-        self.requirements: dict[int, object] = {}
+        self.requirements: dict[int, Needs] = {}
         self.handlers: dict[int, list] = {}
         self.files: dict[int, object] = {}
         self.claim_thread: threading.Thread | None = None
@@ -232,6 +242,7 @@ class JobRunner:
             # only request, and it carries the finished jobs' reports.
             if self._claim_due():
                 started += self._claim_and_start(end)
+            self.watchdog.flush()  # this pass's job starts and ends, in one write
             if self._reports_due():
                 self._send_reports()
             # Workflow state and actions: every poll interval, and whenever nothing runs.
@@ -310,13 +321,12 @@ class JobRunner:
         the server for another worker."""
         if self.config.max_parallel_jobs:
             return len(self.running) < self.config.max_parallel_jobs
-        rr = self._requirements(job.resource_requirements_id)
+        needs = self._needs(job.resource_requirements_id)
         end = self._effective_end()
-        runtime = parse_duration_seconds(rr.runtime)
-        if end is not None and runtime and runtime > end - time.time():
+        if end is not None and needs.runtime_s and needs.runtime_s > end - time.time():
             return None
         cpus, memory, gpus = self._free()
-        fits = rr.num_cpus <= cpus and parse_memory_bytes(rr.memory) / 1024**3 <= memory + 1e-9 and rr.num_gpus <= gpus
+        fits = needs.num_cpus <= cpus and needs.memory_gb <= memory + 1e-9 and needs.num_gpus <= gpus
         if not fits and not self.running:
             logger.warning("job %s (%s) does not fit this worker even when idle: handing it back", job.id, job.name)
             return None
@@ -405,9 +415,11 @@ class JobRunner:
 
     # ------------------------------------------------------------------ jobs
 
-    def _requirements(self, rr_id: int):
+    def _needs(self, rr_id: int) -> "Needs":
+        """A resource requirement, fetched and parsed once per worker (jobs share a few of them)."""
         if rr_id not in self.requirements:
-            self.requirements[rr_id] = self.api.resource_requirements.get_resource_requirements(rr_id)
+            rr = self.api.resource_requirements.get_resource_requirements(rr_id)
+            self.requirements[rr_id] = Needs(rr.num_cpus, parse_memory_bytes(rr.memory) / 1024**3, rr.num_gpus, parse_duration_seconds(rr.runtime))
         return self.requirements[rr_id]
 
     def _start_jobs(self, jobs: list) -> int:
@@ -426,18 +438,18 @@ class JobRunner:
             logger.warning("could not hand job %s back: %s", job.id, describe_error(exc))
 
     def _start(self, job) -> None:
-        rr = self._requirements(job.resource_requirements_id)
+        needs = self._needs(job.resource_requirements_id)
         gpu_ids: list[int] = []
-        if not self.config.max_parallel_jobs and rr.num_gpus:
-            gpu_ids = self.gpus.acquire(rr.num_gpus)
+        if not self.config.max_parallel_jobs and needs.num_gpus:
+            gpu_ids = self.gpus.acquire(needs.num_gpus)
             if gpu_ids is None:  # cannot happen when the server honoured our offer
                 self._hand_back(job)
                 return
         reservation = {
-            "num_cpus": 0 if self.config.max_parallel_jobs else rr.num_cpus,
-            "memory_gb": 0.0 if self.config.max_parallel_jobs else parse_memory_bytes(rr.memory) / 1024**3,
+            "num_cpus": 0 if self.config.max_parallel_jobs else needs.num_cpus,
+            "memory_gb": 0.0 if self.config.max_parallel_jobs else needs.memory_gb,
             "gpu_ids": gpu_ids,
-            "runtime_s": parse_duration_seconds(rr.runtime),
+            "runtime_s": needs.runtime_s,
             "job": job,
         }
         # The claim already started the job on this node (start=true): no start_job call.
