@@ -105,7 +105,9 @@ class JobRunner:
         self.requirements: dict[int, Needs] = {}
         self.handlers: dict[int, list] = {}
         self.files: dict[int, object] = {}
-        self.claim_thread: threading.Thread | None = None
+        # At most one request runs off the loop: the idle long-poll claim, or (with prefetch) a
+        # batched report with the next claim riding on it, so that the loop keeps starting jobs.
+        self.request_thread: threading.Thread | None = None
         self.claimed_in_background: list = []
         self.reports: list[tuple] = []  # (job, status, return code, message, result) not yet sent
         self.recoveries: set[threading.Thread] = set()  # recovery scripts running off the loop
@@ -237,14 +239,14 @@ class JobRunner:
             if self.stop_reason is not None:
                 return
             self._enforce_runtime_limits()
-            started = self._start_queued()
+            started = self._collect_background() + self._start_queued()
             # Claim first: on the hot path (a job ended, its dependents are ready) that is the
             # only request, and it carries the finished jobs' reports.
             if self._claim_due():
                 started += self._claim_and_start(end)
             self.watchdog.flush()  # this pass's job starts and ends, in one write
-            if self._reports_due():
-                self._send_reports()
+            if self._reports_due() and self.request_thread is None:
+                self._send_reports(background=bool(self.config.prefetch))
             # Workflow state and actions: every poll interval, and whenever nothing runs.
             if not (self.running or started) or time.time() - last_check >= self.config.poll_interval:
                 last_check = time.time()
@@ -334,35 +336,47 @@ class JobRunner:
 
     def _claim_and_start(self, end: float | None) -> int:
         """Claim what fits now; if that is nothing and nothing runs, long-poll in a helper thread."""
-        if self.claim_thread is not None:
-            if self.claim_thread.is_alive():
-                return 0
-            self.claim_thread = None
-            return self._start_jobs(self._take_background_claims())
+        if self.request_thread is not None:
+            return 0
         remaining = None if end is None else end - time.time()
         if remaining is not None and remaining <= 0:
             return 0
         if self.config.max_parallel_jobs and remaining is not None and remaining < self.workflow.compute_node_min_time_for_new_jobs_seconds:
             return 0  # queue mode does not know job runtimes: stop claiming near the end
         jobs = self._claim(remaining, wait=0)
-        if jobs or self.running or self.queued:
+        if jobs or self.running or self.queued or self.request_thread is not None:  # the last: the claim went off the loop
             return self._start_jobs(jobs)
         wait = IDLE_CLAIM_WAIT_SECONDS if remaining is None else max(0.0, min(IDLE_CLAIM_WAIT_SECONDS, remaining))
-        self.claim_thread = threading.Thread(target=self._background_claim, args=(remaining, wait), name="torc-claim", daemon=True)
-        self.claim_thread.start()
+        self._in_background(self._claim, remaining, wait)
         return 0
 
-    def _background_claim(self, remaining, wait) -> None:
+    def _in_background(self, request, *args) -> None:
+        """Run ``request(*args)``, which returns claimed jobs, on a helper thread; the loop picks the
+        jobs up with :meth:`_collect_background` once it is done (the thread wakes the loop)."""
+        self.request_thread = threading.Thread(target=self._background, args=(request, *args), name="torc-request", daemon=True)
+        self.request_thread.start()
+
+    def _background(self, request, *args) -> None:
         try:
-            jobs = self._claim(remaining, wait)
+            jobs = request(*args)
         except Exception as exc:  # noqa: BLE001 - reported by the loop, which retries
-            logger.warning("claim failed: %s", describe_error(exc))
+            logger.warning("request to the server failed: %s", describe_error(exc))
             jobs = []
         with self.lock:
             self.claimed_in_background = jobs
         self.wake.set()
 
-    def _take_background_claims(self) -> list:
+    def _collect_background(self) -> int:
+        """Start (or queue) what a finished background request claimed; 0 while it still runs."""
+        if self.request_thread is None or self.request_thread.is_alive():
+            return 0
+        return self._start_jobs(self._join_background())
+
+    def _join_background(self) -> list:
+        """Wait for the background request, if any; return the jobs it claimed."""
+        if self.request_thread is not None:
+            self.request_thread.join(IDLE_CLAIM_WAIT_SECONDS + 5)
+            self.request_thread = None
         with self.lock:
             jobs, self.claimed_in_background = self.claimed_in_background, []
         return jobs
@@ -405,7 +419,8 @@ class JobRunner:
             claim = {"limit": limit, "compute_node_id": self.node_id, "start": start}
             if offer is not None:
                 claim.update(resources=offer, rounds=rounds)
-            return self._send_reports(claim)
+            # With prefetch the loop has queued jobs to start meanwhile: the request goes off the loop.
+            return self._send_reports(claim, background=bool(self.config.prefetch))
         if offer is None:
             return self.api.call_plain("workflows", "claim_next_jobs", self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
         return self.api.call_plain(
@@ -429,6 +444,10 @@ class JobRunner:
             return 0
         self.queued.extend(jobs)
         return self._start_queued()
+
+    def _hand_back_all(self, jobs) -> None:
+        for job in jobs:
+            self._hand_back(job)
 
     def _hand_back(self, job) -> None:
         """A claimed job this worker will not run goes back to ready."""
@@ -558,12 +577,20 @@ class JobRunner:
         if not (self.reports or self.started_unreported):
             self.reports_since = time.time()
 
-    def _send_reports(self, claim: dict | None = None) -> list:
+    def _send_reports(self, claim: dict | None = None, background: bool = False) -> list:
         """Report starts of prefetched jobs and final statuses in one request; return the jobs
-        ``claim`` claimed."""
+        ``claim`` claimed (none yet when the request is sent in the ``background``)."""
         reports, self.reports = self.reports, []
         started, self.started_unreported = self.started_unreported, []
-        if not (reports or started) or not self._lease_held():
+        if not (reports or started):
+            return []
+        if background:
+            self._in_background(self._deliver, reports, started, claim)
+            return []
+        return self._deliver(reports, started, claim)
+
+    def _deliver(self, reports: list, started: list[int], claim: dict | None) -> list:
+        if not self._lease_held():
             return []
         # Plain JSON (a CompleteJobsRequest): building the generated models costs more than the request.
         request = {
@@ -714,6 +741,7 @@ class JobRunner:
         self._request_stop(reason)
         self._await_exits(self._stop_processes())
         self._reap()
+        self._hand_back_all(self._join_background())  # sent before what follows: starts before ends
         self._send_reports()
 
     def _stop_processes(self) -> int:
@@ -752,13 +780,10 @@ class JobRunner:
         for recovery in recoveries:
             recovery.join(self.config.script_timeout_seconds + 10)
         self._reap()
+        self._hand_back_all(self._join_background())
         self._send_reports()
-        while self.queued:
-            self._hand_back(self.queued.popleft())
-        if self.claim_thread is not None:
-            self.claim_thread.join(IDLE_CLAIM_WAIT_SECONDS + 5)
-            for job in self._take_background_claims():
-                self._hand_back(job)
+        self._hand_back_all(self.queued)
+        self.queued.clear()
         self.monitor.stop()
         self.watchdog.close()
         self.exits.close()
@@ -782,8 +807,7 @@ class JobRunner:
         self._stop_processes()
         self.reports, self.started_unreported = [], []
         self.queued.clear()
-        if self.claim_thread is not None:
-            self.claim_thread.join(IDLE_CLAIM_WAIT_SECONDS + 5)
+        self._join_background()
         self.monitor.stop()
         self.watchdog.close()
         self.exits.close()
