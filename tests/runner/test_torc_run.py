@@ -267,16 +267,20 @@ def test_sigterm_hands_prefetched_jobs_back(api_url, tmp_path):
 
 
 def test_per_job_log_lines_go_to_the_log_file_and_to_stderr_only_when_debugging(api_url, tmp_path):
+    """By default the log file gets a line per job end; with --log-level debug, stderr and the
+    file get a line per job start and end."""
     wf = create_workflow(api_url, [job("quiet", "true"), job("loud", "true")])
     run = run_torc(api_url, "run", wf, "-o", tmp_path / "out", *FAST, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "started job" not in run.stderr and "(return code 0)" not in run.stderr
     assert f"workflow {wf} is complete" in run.stderr, "worker-level lines still reach stderr"
     log = next((tmp_path / "out").glob("job_runner_*.log")).read_text()
-    assert log.count("started job") == 2 and log.count("completed (return code 0)") == 2
+    assert log.count("started job") == 0 and log.count("completed (return code 0) after") == 2 and "attempt 1 completed" in log
     api = make_api(api_url)
     api.workflows.reset_job_status(wf)
     api.workflows.initialize_jobs(wf)
     debug = run_torc(api_url, "--log-level", "debug", "run", wf, "-o", tmp_path / "out2", *FAST, cwd=tmp_path)
     assert debug.returncode == 0, debug.stderr
     assert debug.stderr.count("started job") == 2 and debug.stderr.count("completed (return code 0)") == 2
+    debug_log = next((tmp_path / "out2").glob("job_runner_*.log")).read_text()
+    assert debug_log.count("started job") == 2

@@ -28,6 +28,7 @@ What is measured, and its limits:
 """
 
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -125,6 +126,8 @@ class ResourceMonitor:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        #: When the sampling thread's sleep ends (monotonic): add_job wakes it only for an earlier first sample.
+        self._wakes_at = math.inf
         self._epoch = time.monotonic()
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()
@@ -164,10 +167,12 @@ class ResourceMonitor:
         job = _Job(job_id, job_name, pid, added_at=now, next_due=now + min(FIRST_SAMPLE_DELAY, self.interval))
         with self._lock:
             self._jobs[job_id] = job
+            wake = job.next_due < self._wakes_at  # else the thread's sleep ends in time anyway
         if self.time_series_path:
             with self._db_lock:
                 self._pending_metadata.append((job_id, job_name))
-        self._wake.set()
+        if wake:
+            self._wake.set()
 
     def remove_job(self, job_id: int) -> dict:
         """Stop monitoring the job and return its summary (values None if it was never sampled).
@@ -195,6 +200,7 @@ class ResourceMonitor:
             self._wake.clear()
             now = time.monotonic()
             with self._lock:
+                self._wakes_at = math.inf  # jobs added while this pass runs wake the next one
                 due = [job for job in self._jobs.values() if job.next_due <= now]
                 if due:
                     try:
@@ -210,7 +216,9 @@ class ResourceMonitor:
             # Without a time-series database nothing is flushed (and _last_flush never moves):
             # bounding the wait by it would spin this thread at 100% CPU after FLUSH_SECONDS.
             flush_due = self._last_flush + FLUSH_SECONDS if self._db else next_due
-            self._wake.wait(max(0.0, min(next_due, flush_due) - time.monotonic()))
+            with self._lock:
+                self._wakes_at = min(next_due, flush_due)
+            self._wake.wait(max(0.0, self._wakes_at - time.monotonic()))
 
     def _sample(self, jobs: list[_Job], children: dict[int, list[int]]) -> None:
         """Measure each job's tree once and record the sample. Caller holds ``self._lock``."""

@@ -493,7 +493,7 @@ class JobRunner:
             return
         self.watchdog.add(pid)
         self.monitor.add_job(job.id, job.name, pid)
-        job_logger.info("started job %s (%s) attempt %s pid %s%s", job.id, job.name, job.attempt_id, pid, f" GPUs {gpu_ids}" if gpu_ids else "")
+        job_logger.debug("started job %s (%s) attempt %s pid %s%s", job.id, job.name, job.attempt_id, pid, f" GPUs {gpu_ids}" if gpu_ids else "")
 
     @functools.cached_property
     def base_env(self) -> dict:
@@ -607,12 +607,13 @@ class JobRunner:
             claimed = answer.claimed.jobs if answer.claimed else []
         except ApiException as exc:
             refused = {job.id: describe_error(exc) for job, *_ in reports}
-        for job, status, code, message, _ in reports:
+        for job, status, code, message, result in reports:
             if job.id in refused:
                 logger.error("could not report job %s (%s) as %s: %s", job.id, job.name, status, refused[job.id])
                 continue
             self.stats[status if status in self.stats else "failed"] += 1
-            job_logger.info("job %s (%s) %s (return code %s)%s", job.id, job.name, status, code, f": {message}" if message else "")
+            job_logger.info("job %s (%s) attempt %s %s (return code %s) after %.3f s%s", job.id, job.name, job.attempt_id, status, code,
+                            result.get("exec_time_minutes", 0.0) * 60, f": {message}" if message else "")
         return claimed
 
     def _result(self, job, status, code, message, usage, exec_minutes, ended_at: float | None = None) -> dict:
