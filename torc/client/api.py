@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 
@@ -16,75 +16,86 @@ from torc import __version__ as torc_version
 from torc.api_version import API_VERSION
 from torc.client.config import load_client_settings
 from torc.client.transport import RetryPolicy, StreamedBody, TorcApiClient
-from torc.openapi_client.api import (
-    AccessControlApi,
-    ComputeNodesApi,
-    EventsApi,
-    FailureHandlersApi,
-    FilesApi,
-    JobsApi,
-    LocalSchedulersApi,
-    RemoteWorkersApi,
-    ResourceRequirementsApi,
-    ResultsApi,
-    ScheduledComputeNodesApi,
-    SlurmSchedulersApi,
-    SystemApi,
-    UserDataApi,
-    WorkflowActionsApi,
-    WorkflowsApi,
-)
 from torc.openapi_client.configuration import Configuration
 from torc.openapi_client.exceptions import ApiException
 from torc.openapi_client.models import ClaimActionRequest, CreateWorkflowFromSpecResponse, JobModel, JobsModel
+
+if TYPE_CHECKING:  # imported on first use (see TorcApi): most commands need a few of them
+    from torc.openapi_client.api import (
+        AccessControlApi,
+        ComputeNodesApi,
+        EventsApi,
+        FailureHandlersApi,
+        FilesApi,
+        JobsApi,
+        LocalSchedulersApi,
+        RemoteWorkersApi,
+        ResourceRequirementsApi,
+        ResultsApi,
+        ScheduledComputeNodesApi,
+        SlurmSchedulersApi,
+        SystemApi,
+        UserDataApi,
+        WorkflowActionsApi,
+        WorkflowsApi,
+    )
 
 #: The server caps a page at this many records.
 MAX_PAGE_SIZE = 10_000
 
 
-def api_attribute_name(api_class: type) -> str:
+def api_attribute_name(class_name: str) -> str:
     """``WorkflowsApi`` → ``workflows``, ``AccessControlApi`` → ``access_control`` (the tag name)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", api_class.__name__.removesuffix("Api")).lower()
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name.removesuffix("Api")).lower()
+
+
+#: Attribute name → name of the generated API class, one per OpenAPI tag (nothing imported yet).
+API_CLASS_NAMES = {api_attribute_name(name): name for name in generated_apis.__all__ if name.endswith("Api")}
 
 
 def generated_api_classes() -> dict[str, type]:
-    """Attribute name → generated API class, one per OpenAPI tag."""
-    return {
-        api_attribute_name(cls): cls
-        for name, cls in vars(generated_apis).items()
-        if name.endswith("Api") and inspect.isclass(cls)
-    }
+    """Attribute name → generated API class, one per OpenAPI tag (imports every one)."""
+    return {attribute: getattr(generated_apis, name) for attribute, name in API_CLASS_NAMES.items()}
 
 
 class TorcApi:
     """One connection to a torc server: ``api.workflows.get_workflow(1)``, ``api.jobs.list_jobs(...)``.
 
     Each generated API class (one per OpenAPI tag) is an attribute named after its tag. They share
-    one ``TorcApiClient`` (retries, version check). The annotations below are for readers and
-    editors; ``__init__`` creates one attribute per generated class, and a test checks both agree.
+    one ``TorcApiClient`` (retries, version check). An attribute is made on first use: importing
+    every generated API module costs most of a second (pydantic builds each method's validator),
+    which a worker or a short CLI command would pay for modules it never calls. The annotations
+    below are for readers and editors; a test checks that they agree with the generated classes.
     """
 
-    access_control: AccessControlApi
-    compute_nodes: ComputeNodesApi
-    events: EventsApi
-    failure_handlers: FailureHandlersApi
-    files: FilesApi
-    jobs: JobsApi
-    local_schedulers: LocalSchedulersApi
-    remote_workers: RemoteWorkersApi
-    resource_requirements: ResourceRequirementsApi
-    results: ResultsApi
-    scheduled_compute_nodes: ScheduledComputeNodesApi
-    slurm_schedulers: SlurmSchedulersApi
-    system: SystemApi
-    user_data: UserDataApi
-    workflow_actions: WorkflowActionsApi
-    workflows: WorkflowsApi
+    access_control: "AccessControlApi"
+    compute_nodes: "ComputeNodesApi"
+    events: "EventsApi"
+    failure_handlers: "FailureHandlersApi"
+    files: "FilesApi"
+    jobs: "JobsApi"
+    local_schedulers: "LocalSchedulersApi"
+    remote_workers: "RemoteWorkersApi"
+    resource_requirements: "ResourceRequirementsApi"
+    results: "ResultsApi"
+    scheduled_compute_nodes: "ScheduledComputeNodesApi"
+    slurm_schedulers: "SlurmSchedulersApi"
+    system: "SystemApi"
+    user_data: "UserDataApi"
+    workflow_actions: "WorkflowActionsApi"
+    workflows: "WorkflowsApi"
 
     def __init__(self, api_client: TorcApiClient):
         self.api_client = api_client
-        for name, cls in generated_api_classes().items():
-            setattr(self, name, cls(api_client))
+
+    def __getattr__(self, name: str):
+        """Make the generated API object of tag ``name`` on first use (then it is a plain attribute)."""
+        class_name = API_CLASS_NAMES.get(name)
+        if class_name is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        api = getattr(generated_apis, class_name)(self.api_client)
+        setattr(self, name, api)
+        return api
 
     @property
     def url(self) -> str:

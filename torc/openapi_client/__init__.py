@@ -128,117 +128,243 @@ __all__ = [
     "WorkflowStatusModel",
 ]
 
-# import apis into sdk package
-from torc.openapi_client.api.access_control_api import AccessControlApi as AccessControlApi
-from torc.openapi_client.api.compute_nodes_api import ComputeNodesApi as ComputeNodesApi
-from torc.openapi_client.api.events_api import EventsApi as EventsApi
-from torc.openapi_client.api.failure_handlers_api import FailureHandlersApi as FailureHandlersApi
-from torc.openapi_client.api.files_api import FilesApi as FilesApi
-from torc.openapi_client.api.jobs_api import JobsApi as JobsApi
-from torc.openapi_client.api.local_schedulers_api import LocalSchedulersApi as LocalSchedulersApi
-from torc.openapi_client.api.remote_workers_api import RemoteWorkersApi as RemoteWorkersApi
-from torc.openapi_client.api.resource_requirements_api import ResourceRequirementsApi as ResourceRequirementsApi
-from torc.openapi_client.api.results_api import ResultsApi as ResultsApi
-from torc.openapi_client.api.scheduled_compute_nodes_api import ScheduledComputeNodesApi as ScheduledComputeNodesApi
-from torc.openapi_client.api.slurm_schedulers_api import SlurmSchedulersApi as SlurmSchedulersApi
-from torc.openapi_client.api.system_api import SystemApi as SystemApi
-from torc.openapi_client.api.user_data_api import UserDataApi as UserDataApi
-from torc.openapi_client.api.workflow_actions_api import WorkflowActionsApi as WorkflowActionsApi
-from torc.openapi_client.api.workflows_api import WorkflowsApi as WorkflowsApi
+import typing as _typing
 
-# import ApiClient
-from torc.openapi_client.api_response import ApiResponse as ApiResponse
-from torc.openapi_client.api_client import ApiClient as ApiClient
-from torc.openapi_client.configuration import Configuration as Configuration
-from torc.openapi_client.exceptions import OpenApiException as OpenApiException
-from torc.openapi_client.exceptions import ApiTypeError as ApiTypeError
-from torc.openapi_client.exceptions import ApiValueError as ApiValueError
-from torc.openapi_client.exceptions import ApiKeyError as ApiKeyError
-from torc.openapi_client.exceptions import ApiAttributeError as ApiAttributeError
-from torc.openapi_client.exceptions import ApiException as ApiException
+if _typing.TYPE_CHECKING:
+    # import apis into sdk package
+    from torc.openapi_client.api.access_control_api import AccessControlApi as AccessControlApi
+    from torc.openapi_client.api.compute_nodes_api import ComputeNodesApi as ComputeNodesApi
+    from torc.openapi_client.api.events_api import EventsApi as EventsApi
+    from torc.openapi_client.api.failure_handlers_api import FailureHandlersApi as FailureHandlersApi
+    from torc.openapi_client.api.files_api import FilesApi as FilesApi
+    from torc.openapi_client.api.jobs_api import JobsApi as JobsApi
+    from torc.openapi_client.api.local_schedulers_api import LocalSchedulersApi as LocalSchedulersApi
+    from torc.openapi_client.api.remote_workers_api import RemoteWorkersApi as RemoteWorkersApi
+    from torc.openapi_client.api.resource_requirements_api import ResourceRequirementsApi as ResourceRequirementsApi
+    from torc.openapi_client.api.results_api import ResultsApi as ResultsApi
+    from torc.openapi_client.api.scheduled_compute_nodes_api import ScheduledComputeNodesApi as ScheduledComputeNodesApi
+    from torc.openapi_client.api.slurm_schedulers_api import SlurmSchedulersApi as SlurmSchedulersApi
+    from torc.openapi_client.api.system_api import SystemApi as SystemApi
+    from torc.openapi_client.api.user_data_api import UserDataApi as UserDataApi
+    from torc.openapi_client.api.workflow_actions_api import WorkflowActionsApi as WorkflowActionsApi
+    from torc.openapi_client.api.workflows_api import WorkflowsApi as WorkflowsApi
+    
+    # import ApiClient
+    from torc.openapi_client.api_response import ApiResponse as ApiResponse
+    from torc.openapi_client.api_client import ApiClient as ApiClient
+    from torc.openapi_client.configuration import Configuration as Configuration
+    from torc.openapi_client.exceptions import OpenApiException as OpenApiException
+    from torc.openapi_client.exceptions import ApiTypeError as ApiTypeError
+    from torc.openapi_client.exceptions import ApiValueError as ApiValueError
+    from torc.openapi_client.exceptions import ApiKeyError as ApiKeyError
+    from torc.openapi_client.exceptions import ApiAttributeError as ApiAttributeError
+    from torc.openapi_client.exceptions import ApiException as ApiException
+    
+    # import models into sdk package
+    from torc.openapi_client.models.access_check_response import AccessCheckResponse as AccessCheckResponse
+    from torc.openapi_client.models.access_group_model import AccessGroupModel as AccessGroupModel
+    from torc.openapi_client.models.cancel_workflow_response import CancelWorkflowResponse as CancelWorkflowResponse
+    from torc.openapi_client.models.claim_action_request import ClaimActionRequest as ClaimActionRequest
+    from torc.openapi_client.models.claim_action_response import ClaimActionResponse as ClaimActionResponse
+    from torc.openapi_client.models.claim_after_completion import ClaimAfterCompletion as ClaimAfterCompletion
+    from torc.openapi_client.models.claim_jobs_based_on_resources_response import ClaimJobsBasedOnResourcesResponse as ClaimJobsBasedOnResourcesResponse
+    from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsResponse as ClaimNextJobsResponse
+    from torc.openapi_client.models.complete_jobs_request import CompleteJobsRequest as CompleteJobsRequest
+    from torc.openapi_client.models.complete_jobs_response import CompleteJobsResponse as CompleteJobsResponse
+    from torc.openapi_client.models.completion_error import CompletionError as CompletionError
+    from torc.openapi_client.models.compute_node_model import ComputeNodeModel as ComputeNodeModel
+    from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources as ComputeNodesResources
+    from torc.openapi_client.models.create_jobs_response import CreateJobsResponse as CreateJobsResponse
+    from torc.openapi_client.models.create_workflow_from_spec_response import CreateWorkflowFromSpecResponse as CreateWorkflowFromSpecResponse
+    from torc.openapi_client.models.default_error_response import DefaultErrorResponse as DefaultErrorResponse
+    from torc.openapi_client.models.delete_count_response import DeleteCountResponse as DeleteCountResponse
+    from torc.openapi_client.models.event_model import EventModel as EventModel
+    from torc.openapi_client.models.failure_handler_model import FailureHandlerModel as FailureHandlerModel
+    from torc.openapi_client.models.file_model import FileModel as FileModel
+    from torc.openapi_client.models.file_mtime import FileMtime as FileMtime
+    from torc.openapi_client.models.get_ready_job_requirements_response import GetReadyJobRequirementsResponse as GetReadyJobRequirementsResponse
+    from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse as InitializeJobsResponse
+    from torc.openapi_client.models.is_complete_response import IsCompleteResponse as IsCompleteResponse
+    from torc.openapi_client.models.is_uninitialized_response import IsUninitializedResponse as IsUninitializedResponse
+    from torc.openapi_client.models.job_completion import JobCompletion as JobCompletion
+    from torc.openapi_client.models.job_dependency_model import JobDependencyModel as JobDependencyModel
+    from torc.openapi_client.models.job_file_relationship_model import JobFileRelationshipModel as JobFileRelationshipModel
+    from torc.openapi_client.models.job_model import JobModel as JobModel
+    from torc.openapi_client.models.job_user_data_relationship_model import JobUserDataRelationshipModel as JobUserDataRelationshipModel
+    from torc.openapi_client.models.jobs_model import JobsModel as JobsModel
+    from torc.openapi_client.models.latest_event_timestamp_response import LatestEventTimestampResponse as LatestEventTimestampResponse
+    from torc.openapi_client.models.list_access_groups_response import ListAccessGroupsResponse as ListAccessGroupsResponse
+    from torc.openapi_client.models.list_compute_nodes_response import ListComputeNodesResponse as ListComputeNodesResponse
+    from torc.openapi_client.models.list_events_response import ListEventsResponse as ListEventsResponse
+    from torc.openapi_client.models.list_failure_handlers_response import ListFailureHandlersResponse as ListFailureHandlersResponse
+    from torc.openapi_client.models.list_files_response import ListFilesResponse as ListFilesResponse
+    from torc.openapi_client.models.list_job_dependencies_response import ListJobDependenciesResponse as ListJobDependenciesResponse
+    from torc.openapi_client.models.list_job_file_relationships_response import ListJobFileRelationshipsResponse as ListJobFileRelationshipsResponse
+    from torc.openapi_client.models.list_job_ids_response import ListJobIdsResponse as ListJobIdsResponse
+    from torc.openapi_client.models.list_job_user_data_relationships_response import ListJobUserDataRelationshipsResponse as ListJobUserDataRelationshipsResponse
+    from torc.openapi_client.models.list_jobs_response import ListJobsResponse as ListJobsResponse
+    from torc.openapi_client.models.list_local_schedulers_response import ListLocalSchedulersResponse as ListLocalSchedulersResponse
+    from torc.openapi_client.models.list_missing_user_data_response import ListMissingUserDataResponse as ListMissingUserDataResponse
+    from torc.openapi_client.models.list_required_existing_files_response import ListRequiredExistingFilesResponse as ListRequiredExistingFilesResponse
+    from torc.openapi_client.models.list_resource_requirements_response import ListResourceRequirementsResponse as ListResourceRequirementsResponse
+    from torc.openapi_client.models.list_results_response import ListResultsResponse as ListResultsResponse
+    from torc.openapi_client.models.list_scheduled_compute_nodes_response import ListScheduledComputeNodesResponse as ListScheduledComputeNodesResponse
+    from torc.openapi_client.models.list_slurm_schedulers_response import ListSlurmSchedulersResponse as ListSlurmSchedulersResponse
+    from torc.openapi_client.models.list_user_data_response import ListUserDataResponse as ListUserDataResponse
+    from torc.openapi_client.models.list_user_group_memberships_response import ListUserGroupMembershipsResponse as ListUserGroupMembershipsResponse
+    from torc.openapi_client.models.list_workflows_response import ListWorkflowsResponse as ListWorkflowsResponse
+    from torc.openapi_client.models.local_scheduler_model import LocalSchedulerModel as LocalSchedulerModel
+    from torc.openapi_client.models.pagination_metadata import PaginationMetadata as PaginationMetadata
+    from torc.openapi_client.models.ping_response import PingResponse as PingResponse
+    from torc.openapi_client.models.process_changed_job_inputs_response import ProcessChangedJobInputsResponse as ProcessChangedJobInputsResponse
+    from torc.openapi_client.models.reinitialize_workflow_request import ReinitializeWorkflowRequest as ReinitializeWorkflowRequest
+    from torc.openapi_client.models.reinitialize_workflow_response import ReinitializeWorkflowResponse as ReinitializeWorkflowResponse
+    from torc.openapi_client.models.remote_worker_model import RemoteWorkerModel as RemoteWorkerModel
+    from torc.openapi_client.models.reset_job_status_response import ResetJobStatusResponse as ResetJobStatusResponse
+    from torc.openapi_client.models.reset_workflow_status_response import ResetWorkflowStatusResponse as ResetWorkflowStatusResponse
+    from torc.openapi_client.models.resource_requirements_model import ResourceRequirementsModel as ResourceRequirementsModel
+    from torc.openapi_client.models.result_model import ResultModel as ResultModel
+    from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel as ScheduledComputeNodesModel
+    from torc.openapi_client.models.server_stats_response import ServerStatsResponse as ServerStatsResponse
+    from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel as SlurmSchedulerModel
+    from torc.openapi_client.models.spec_action import SpecAction as SpecAction
+    from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler as SpecFailureHandler
+    from torc.openapi_client.models.spec_failure_rule import SpecFailureRule as SpecFailureRule
+    from torc.openapi_client.models.spec_file import SpecFile as SpecFile
+    from torc.openapi_client.models.spec_job import SpecJob as SpecJob
+    from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements as SpecResourceRequirements
+    from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler as SpecSlurmScheduler
+    from torc.openapi_client.models.spec_user_data import SpecUserData as SpecUserData
+    from torc.openapi_client.models.sync_status_response import SyncStatusResponse as SyncStatusResponse
+    from torc.openapi_client.models.user_data_model import UserDataModel as UserDataModel
+    from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel as UserGroupMembershipModel
+    from torc.openapi_client.models.version_response import VersionResponse as VersionResponse
+    from torc.openapi_client.models.workflow_access_group_model import WorkflowAccessGroupModel as WorkflowAccessGroupModel
+    from torc.openapi_client.models.workflow_action_model import WorkflowActionModel as WorkflowActionModel
+    from torc.openapi_client.models.workflow_model import WorkflowModel as WorkflowModel
+    from torc.openapi_client.models.workflow_spec_records import WorkflowSpecRecords as WorkflowSpecRecords
+    from torc.openapi_client.models.workflow_status_model import WorkflowStatusModel as WorkflowStatusModel
+    
+else:
+    from importlib import import_module
 
-# import models into sdk package
-from torc.openapi_client.models.access_check_response import AccessCheckResponse as AccessCheckResponse
-from torc.openapi_client.models.access_group_model import AccessGroupModel as AccessGroupModel
-from torc.openapi_client.models.cancel_workflow_response import CancelWorkflowResponse as CancelWorkflowResponse
-from torc.openapi_client.models.claim_action_request import ClaimActionRequest as ClaimActionRequest
-from torc.openapi_client.models.claim_action_response import ClaimActionResponse as ClaimActionResponse
-from torc.openapi_client.models.claim_after_completion import ClaimAfterCompletion as ClaimAfterCompletion
-from torc.openapi_client.models.claim_jobs_based_on_resources_response import ClaimJobsBasedOnResourcesResponse as ClaimJobsBasedOnResourcesResponse
-from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsResponse as ClaimNextJobsResponse
-from torc.openapi_client.models.complete_jobs_request import CompleteJobsRequest as CompleteJobsRequest
-from torc.openapi_client.models.complete_jobs_response import CompleteJobsResponse as CompleteJobsResponse
-from torc.openapi_client.models.completion_error import CompletionError as CompletionError
-from torc.openapi_client.models.compute_node_model import ComputeNodeModel as ComputeNodeModel
-from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources as ComputeNodesResources
-from torc.openapi_client.models.create_jobs_response import CreateJobsResponse as CreateJobsResponse
-from torc.openapi_client.models.create_workflow_from_spec_response import CreateWorkflowFromSpecResponse as CreateWorkflowFromSpecResponse
-from torc.openapi_client.models.default_error_response import DefaultErrorResponse as DefaultErrorResponse
-from torc.openapi_client.models.delete_count_response import DeleteCountResponse as DeleteCountResponse
-from torc.openapi_client.models.event_model import EventModel as EventModel
-from torc.openapi_client.models.failure_handler_model import FailureHandlerModel as FailureHandlerModel
-from torc.openapi_client.models.file_model import FileModel as FileModel
-from torc.openapi_client.models.file_mtime import FileMtime as FileMtime
-from torc.openapi_client.models.get_ready_job_requirements_response import GetReadyJobRequirementsResponse as GetReadyJobRequirementsResponse
-from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse as InitializeJobsResponse
-from torc.openapi_client.models.is_complete_response import IsCompleteResponse as IsCompleteResponse
-from torc.openapi_client.models.is_uninitialized_response import IsUninitializedResponse as IsUninitializedResponse
-from torc.openapi_client.models.job_completion import JobCompletion as JobCompletion
-from torc.openapi_client.models.job_dependency_model import JobDependencyModel as JobDependencyModel
-from torc.openapi_client.models.job_file_relationship_model import JobFileRelationshipModel as JobFileRelationshipModel
-from torc.openapi_client.models.job_model import JobModel as JobModel
-from torc.openapi_client.models.job_user_data_relationship_model import JobUserDataRelationshipModel as JobUserDataRelationshipModel
-from torc.openapi_client.models.jobs_model import JobsModel as JobsModel
-from torc.openapi_client.models.latest_event_timestamp_response import LatestEventTimestampResponse as LatestEventTimestampResponse
-from torc.openapi_client.models.list_access_groups_response import ListAccessGroupsResponse as ListAccessGroupsResponse
-from torc.openapi_client.models.list_compute_nodes_response import ListComputeNodesResponse as ListComputeNodesResponse
-from torc.openapi_client.models.list_events_response import ListEventsResponse as ListEventsResponse
-from torc.openapi_client.models.list_failure_handlers_response import ListFailureHandlersResponse as ListFailureHandlersResponse
-from torc.openapi_client.models.list_files_response import ListFilesResponse as ListFilesResponse
-from torc.openapi_client.models.list_job_dependencies_response import ListJobDependenciesResponse as ListJobDependenciesResponse
-from torc.openapi_client.models.list_job_file_relationships_response import ListJobFileRelationshipsResponse as ListJobFileRelationshipsResponse
-from torc.openapi_client.models.list_job_ids_response import ListJobIdsResponse as ListJobIdsResponse
-from torc.openapi_client.models.list_job_user_data_relationships_response import ListJobUserDataRelationshipsResponse as ListJobUserDataRelationshipsResponse
-from torc.openapi_client.models.list_jobs_response import ListJobsResponse as ListJobsResponse
-from torc.openapi_client.models.list_local_schedulers_response import ListLocalSchedulersResponse as ListLocalSchedulersResponse
-from torc.openapi_client.models.list_missing_user_data_response import ListMissingUserDataResponse as ListMissingUserDataResponse
-from torc.openapi_client.models.list_required_existing_files_response import ListRequiredExistingFilesResponse as ListRequiredExistingFilesResponse
-from torc.openapi_client.models.list_resource_requirements_response import ListResourceRequirementsResponse as ListResourceRequirementsResponse
-from torc.openapi_client.models.list_results_response import ListResultsResponse as ListResultsResponse
-from torc.openapi_client.models.list_scheduled_compute_nodes_response import ListScheduledComputeNodesResponse as ListScheduledComputeNodesResponse
-from torc.openapi_client.models.list_slurm_schedulers_response import ListSlurmSchedulersResponse as ListSlurmSchedulersResponse
-from torc.openapi_client.models.list_user_data_response import ListUserDataResponse as ListUserDataResponse
-from torc.openapi_client.models.list_user_group_memberships_response import ListUserGroupMembershipsResponse as ListUserGroupMembershipsResponse
-from torc.openapi_client.models.list_workflows_response import ListWorkflowsResponse as ListWorkflowsResponse
-from torc.openapi_client.models.local_scheduler_model import LocalSchedulerModel as LocalSchedulerModel
-from torc.openapi_client.models.pagination_metadata import PaginationMetadata as PaginationMetadata
-from torc.openapi_client.models.ping_response import PingResponse as PingResponse
-from torc.openapi_client.models.process_changed_job_inputs_response import ProcessChangedJobInputsResponse as ProcessChangedJobInputsResponse
-from torc.openapi_client.models.reinitialize_workflow_request import ReinitializeWorkflowRequest as ReinitializeWorkflowRequest
-from torc.openapi_client.models.reinitialize_workflow_response import ReinitializeWorkflowResponse as ReinitializeWorkflowResponse
-from torc.openapi_client.models.remote_worker_model import RemoteWorkerModel as RemoteWorkerModel
-from torc.openapi_client.models.reset_job_status_response import ResetJobStatusResponse as ResetJobStatusResponse
-from torc.openapi_client.models.reset_workflow_status_response import ResetWorkflowStatusResponse as ResetWorkflowStatusResponse
-from torc.openapi_client.models.resource_requirements_model import ResourceRequirementsModel as ResourceRequirementsModel
-from torc.openapi_client.models.result_model import ResultModel as ResultModel
-from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel as ScheduledComputeNodesModel
-from torc.openapi_client.models.server_stats_response import ServerStatsResponse as ServerStatsResponse
-from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel as SlurmSchedulerModel
-from torc.openapi_client.models.spec_action import SpecAction as SpecAction
-from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler as SpecFailureHandler
-from torc.openapi_client.models.spec_failure_rule import SpecFailureRule as SpecFailureRule
-from torc.openapi_client.models.spec_file import SpecFile as SpecFile
-from torc.openapi_client.models.spec_job import SpecJob as SpecJob
-from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements as SpecResourceRequirements
-from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler as SpecSlurmScheduler
-from torc.openapi_client.models.spec_user_data import SpecUserData as SpecUserData
-from torc.openapi_client.models.sync_status_response import SyncStatusResponse as SyncStatusResponse
-from torc.openapi_client.models.user_data_model import UserDataModel as UserDataModel
-from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel as UserGroupMembershipModel
-from torc.openapi_client.models.version_response import VersionResponse as VersionResponse
-from torc.openapi_client.models.workflow_access_group_model import WorkflowAccessGroupModel as WorkflowAccessGroupModel
-from torc.openapi_client.models.workflow_action_model import WorkflowActionModel as WorkflowActionModel
-from torc.openapi_client.models.workflow_model import WorkflowModel as WorkflowModel
-from torc.openapi_client.models.workflow_spec_records import WorkflowSpecRecords as WorkflowSpecRecords
-from torc.openapi_client.models.workflow_status_model import WorkflowStatusModel as WorkflowStatusModel
+    _exports = {
+        "AccessControlApi": ".api.access_control_api",
+        "ComputeNodesApi": ".api.compute_nodes_api",
+        "EventsApi": ".api.events_api",
+        "FailureHandlersApi": ".api.failure_handlers_api",
+        "FilesApi": ".api.files_api",
+        "JobsApi": ".api.jobs_api",
+        "LocalSchedulersApi": ".api.local_schedulers_api",
+        "RemoteWorkersApi": ".api.remote_workers_api",
+        "ResourceRequirementsApi": ".api.resource_requirements_api",
+        "ResultsApi": ".api.results_api",
+        "ScheduledComputeNodesApi": ".api.scheduled_compute_nodes_api",
+        "SlurmSchedulersApi": ".api.slurm_schedulers_api",
+        "SystemApi": ".api.system_api",
+        "UserDataApi": ".api.user_data_api",
+        "WorkflowActionsApi": ".api.workflow_actions_api",
+        "WorkflowsApi": ".api.workflows_api",
+        "ApiResponse": ".api_response",
+        "ApiClient": ".api_client",
+        "Configuration": ".configuration",
+        "OpenApiException": ".exceptions",
+        "ApiTypeError": ".exceptions",
+        "ApiValueError": ".exceptions",
+        "ApiKeyError": ".exceptions",
+        "ApiAttributeError": ".exceptions",
+        "ApiException": ".exceptions",
+        "AccessCheckResponse": ".models.access_check_response",
+        "AccessGroupModel": ".models.access_group_model",
+        "CancelWorkflowResponse": ".models.cancel_workflow_response",
+        "ClaimActionRequest": ".models.claim_action_request",
+        "ClaimActionResponse": ".models.claim_action_response",
+        "ClaimAfterCompletion": ".models.claim_after_completion",
+        "ClaimJobsBasedOnResourcesResponse": ".models.claim_jobs_based_on_resources_response",
+        "ClaimNextJobsResponse": ".models.claim_next_jobs_response",
+        "CompleteJobsRequest": ".models.complete_jobs_request",
+        "CompleteJobsResponse": ".models.complete_jobs_response",
+        "CompletionError": ".models.completion_error",
+        "ComputeNodeModel": ".models.compute_node_model",
+        "ComputeNodesResources": ".models.compute_nodes_resources",
+        "CreateJobsResponse": ".models.create_jobs_response",
+        "CreateWorkflowFromSpecResponse": ".models.create_workflow_from_spec_response",
+        "DefaultErrorResponse": ".models.default_error_response",
+        "DeleteCountResponse": ".models.delete_count_response",
+        "EventModel": ".models.event_model",
+        "FailureHandlerModel": ".models.failure_handler_model",
+        "FileModel": ".models.file_model",
+        "FileMtime": ".models.file_mtime",
+        "GetReadyJobRequirementsResponse": ".models.get_ready_job_requirements_response",
+        "InitializeJobsResponse": ".models.initialize_jobs_response",
+        "IsCompleteResponse": ".models.is_complete_response",
+        "IsUninitializedResponse": ".models.is_uninitialized_response",
+        "JobCompletion": ".models.job_completion",
+        "JobDependencyModel": ".models.job_dependency_model",
+        "JobFileRelationshipModel": ".models.job_file_relationship_model",
+        "JobModel": ".models.job_model",
+        "JobUserDataRelationshipModel": ".models.job_user_data_relationship_model",
+        "JobsModel": ".models.jobs_model",
+        "LatestEventTimestampResponse": ".models.latest_event_timestamp_response",
+        "ListAccessGroupsResponse": ".models.list_access_groups_response",
+        "ListComputeNodesResponse": ".models.list_compute_nodes_response",
+        "ListEventsResponse": ".models.list_events_response",
+        "ListFailureHandlersResponse": ".models.list_failure_handlers_response",
+        "ListFilesResponse": ".models.list_files_response",
+        "ListJobDependenciesResponse": ".models.list_job_dependencies_response",
+        "ListJobFileRelationshipsResponse": ".models.list_job_file_relationships_response",
+        "ListJobIdsResponse": ".models.list_job_ids_response",
+        "ListJobUserDataRelationshipsResponse": ".models.list_job_user_data_relationships_response",
+        "ListJobsResponse": ".models.list_jobs_response",
+        "ListLocalSchedulersResponse": ".models.list_local_schedulers_response",
+        "ListMissingUserDataResponse": ".models.list_missing_user_data_response",
+        "ListRequiredExistingFilesResponse": ".models.list_required_existing_files_response",
+        "ListResourceRequirementsResponse": ".models.list_resource_requirements_response",
+        "ListResultsResponse": ".models.list_results_response",
+        "ListScheduledComputeNodesResponse": ".models.list_scheduled_compute_nodes_response",
+        "ListSlurmSchedulersResponse": ".models.list_slurm_schedulers_response",
+        "ListUserDataResponse": ".models.list_user_data_response",
+        "ListUserGroupMembershipsResponse": ".models.list_user_group_memberships_response",
+        "ListWorkflowsResponse": ".models.list_workflows_response",
+        "LocalSchedulerModel": ".models.local_scheduler_model",
+        "PaginationMetadata": ".models.pagination_metadata",
+        "PingResponse": ".models.ping_response",
+        "ProcessChangedJobInputsResponse": ".models.process_changed_job_inputs_response",
+        "ReinitializeWorkflowRequest": ".models.reinitialize_workflow_request",
+        "ReinitializeWorkflowResponse": ".models.reinitialize_workflow_response",
+        "RemoteWorkerModel": ".models.remote_worker_model",
+        "ResetJobStatusResponse": ".models.reset_job_status_response",
+        "ResetWorkflowStatusResponse": ".models.reset_workflow_status_response",
+        "ResourceRequirementsModel": ".models.resource_requirements_model",
+        "ResultModel": ".models.result_model",
+        "ScheduledComputeNodesModel": ".models.scheduled_compute_nodes_model",
+        "ServerStatsResponse": ".models.server_stats_response",
+        "SlurmSchedulerModel": ".models.slurm_scheduler_model",
+        "SpecAction": ".models.spec_action",
+        "SpecFailureHandler": ".models.spec_failure_handler",
+        "SpecFailureRule": ".models.spec_failure_rule",
+        "SpecFile": ".models.spec_file",
+        "SpecJob": ".models.spec_job",
+        "SpecResourceRequirements": ".models.spec_resource_requirements",
+        "SpecSlurmScheduler": ".models.spec_slurm_scheduler",
+        "SpecUserData": ".models.spec_user_data",
+        "SyncStatusResponse": ".models.sync_status_response",
+        "UserDataModel": ".models.user_data_model",
+        "UserGroupMembershipModel": ".models.user_group_membership_model",
+        "VersionResponse": ".models.version_response",
+        "WorkflowAccessGroupModel": ".models.workflow_access_group_model",
+        "WorkflowActionModel": ".models.workflow_action_model",
+        "WorkflowModel": ".models.workflow_model",
+        "WorkflowSpecRecords": ".models.workflow_spec_records",
+        "WorkflowStatusModel": ".models.workflow_status_model",
+    }
 
+    def __getattr__(name: str) -> object:
+        if (module_name := _exports.get(name)) is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module_name, __name__), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(globals().keys() | _exports.keys())

@@ -12,88 +12,275 @@
     Do not edit the class manually.
 """  # noqa: E501
 
-# import models into model package
-from torc.openapi_client.models.access_check_response import AccessCheckResponse
-from torc.openapi_client.models.access_group_model import AccessGroupModel
-from torc.openapi_client.models.cancel_workflow_response import CancelWorkflowResponse
-from torc.openapi_client.models.claim_action_request import ClaimActionRequest
-from torc.openapi_client.models.claim_action_response import ClaimActionResponse
-from torc.openapi_client.models.claim_after_completion import ClaimAfterCompletion
-from torc.openapi_client.models.claim_jobs_based_on_resources_response import ClaimJobsBasedOnResourcesResponse
-from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsResponse
-from torc.openapi_client.models.complete_jobs_request import CompleteJobsRequest
-from torc.openapi_client.models.complete_jobs_response import CompleteJobsResponse
-from torc.openapi_client.models.completion_error import CompletionError
-from torc.openapi_client.models.compute_node_model import ComputeNodeModel
-from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources
-from torc.openapi_client.models.create_jobs_response import CreateJobsResponse
-from torc.openapi_client.models.create_workflow_from_spec_response import CreateWorkflowFromSpecResponse
-from torc.openapi_client.models.default_error_response import DefaultErrorResponse
-from torc.openapi_client.models.delete_count_response import DeleteCountResponse
-from torc.openapi_client.models.event_model import EventModel
-from torc.openapi_client.models.failure_handler_model import FailureHandlerModel
-from torc.openapi_client.models.file_model import FileModel
-from torc.openapi_client.models.file_mtime import FileMtime
-from torc.openapi_client.models.get_ready_job_requirements_response import GetReadyJobRequirementsResponse
-from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse
-from torc.openapi_client.models.is_complete_response import IsCompleteResponse
-from torc.openapi_client.models.is_uninitialized_response import IsUninitializedResponse
-from torc.openapi_client.models.job_completion import JobCompletion
-from torc.openapi_client.models.job_dependency_model import JobDependencyModel
-from torc.openapi_client.models.job_file_relationship_model import JobFileRelationshipModel
-from torc.openapi_client.models.job_model import JobModel
-from torc.openapi_client.models.job_user_data_relationship_model import JobUserDataRelationshipModel
-from torc.openapi_client.models.jobs_model import JobsModel
-from torc.openapi_client.models.latest_event_timestamp_response import LatestEventTimestampResponse
-from torc.openapi_client.models.list_access_groups_response import ListAccessGroupsResponse
-from torc.openapi_client.models.list_compute_nodes_response import ListComputeNodesResponse
-from torc.openapi_client.models.list_events_response import ListEventsResponse
-from torc.openapi_client.models.list_failure_handlers_response import ListFailureHandlersResponse
-from torc.openapi_client.models.list_files_response import ListFilesResponse
-from torc.openapi_client.models.list_job_dependencies_response import ListJobDependenciesResponse
-from torc.openapi_client.models.list_job_file_relationships_response import ListJobFileRelationshipsResponse
-from torc.openapi_client.models.list_job_ids_response import ListJobIdsResponse
-from torc.openapi_client.models.list_job_user_data_relationships_response import ListJobUserDataRelationshipsResponse
-from torc.openapi_client.models.list_jobs_response import ListJobsResponse
-from torc.openapi_client.models.list_local_schedulers_response import ListLocalSchedulersResponse
-from torc.openapi_client.models.list_missing_user_data_response import ListMissingUserDataResponse
-from torc.openapi_client.models.list_required_existing_files_response import ListRequiredExistingFilesResponse
-from torc.openapi_client.models.list_resource_requirements_response import ListResourceRequirementsResponse
-from torc.openapi_client.models.list_results_response import ListResultsResponse
-from torc.openapi_client.models.list_scheduled_compute_nodes_response import ListScheduledComputeNodesResponse
-from torc.openapi_client.models.list_slurm_schedulers_response import ListSlurmSchedulersResponse
-from torc.openapi_client.models.list_user_data_response import ListUserDataResponse
-from torc.openapi_client.models.list_user_group_memberships_response import ListUserGroupMembershipsResponse
-from torc.openapi_client.models.list_workflows_response import ListWorkflowsResponse
-from torc.openapi_client.models.local_scheduler_model import LocalSchedulerModel
-from torc.openapi_client.models.pagination_metadata import PaginationMetadata
-from torc.openapi_client.models.ping_response import PingResponse
-from torc.openapi_client.models.process_changed_job_inputs_response import ProcessChangedJobInputsResponse
-from torc.openapi_client.models.reinitialize_workflow_request import ReinitializeWorkflowRequest
-from torc.openapi_client.models.reinitialize_workflow_response import ReinitializeWorkflowResponse
-from torc.openapi_client.models.remote_worker_model import RemoteWorkerModel
-from torc.openapi_client.models.reset_job_status_response import ResetJobStatusResponse
-from torc.openapi_client.models.reset_workflow_status_response import ResetWorkflowStatusResponse
-from torc.openapi_client.models.resource_requirements_model import ResourceRequirementsModel
-from torc.openapi_client.models.result_model import ResultModel
-from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel
-from torc.openapi_client.models.server_stats_response import ServerStatsResponse
-from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel
-from torc.openapi_client.models.spec_action import SpecAction
-from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler
-from torc.openapi_client.models.spec_failure_rule import SpecFailureRule
-from torc.openapi_client.models.spec_file import SpecFile
-from torc.openapi_client.models.spec_job import SpecJob
-from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements
-from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler
-from torc.openapi_client.models.spec_user_data import SpecUserData
-from torc.openapi_client.models.sync_status_response import SyncStatusResponse
-from torc.openapi_client.models.user_data_model import UserDataModel
-from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel
-from torc.openapi_client.models.version_response import VersionResponse
-from torc.openapi_client.models.workflow_access_group_model import WorkflowAccessGroupModel
-from torc.openapi_client.models.workflow_action_model import WorkflowActionModel
-from torc.openapi_client.models.workflow_model import WorkflowModel
-from torc.openapi_client.models.workflow_spec_records import WorkflowSpecRecords
-from torc.openapi_client.models.workflow_status_model import WorkflowStatusModel
+__all__ = [
+    "AccessCheckResponse",
+    "AccessGroupModel",
+    "CancelWorkflowResponse",
+    "ClaimActionRequest",
+    "ClaimActionResponse",
+    "ClaimAfterCompletion",
+    "ClaimJobsBasedOnResourcesResponse",
+    "ClaimNextJobsResponse",
+    "CompleteJobsRequest",
+    "CompleteJobsResponse",
+    "CompletionError",
+    "ComputeNodeModel",
+    "ComputeNodesResources",
+    "CreateJobsResponse",
+    "CreateWorkflowFromSpecResponse",
+    "DefaultErrorResponse",
+    "DeleteCountResponse",
+    "EventModel",
+    "FailureHandlerModel",
+    "FileModel",
+    "FileMtime",
+    "GetReadyJobRequirementsResponse",
+    "InitializeJobsResponse",
+    "IsCompleteResponse",
+    "IsUninitializedResponse",
+    "JobCompletion",
+    "JobDependencyModel",
+    "JobFileRelationshipModel",
+    "JobModel",
+    "JobUserDataRelationshipModel",
+    "JobsModel",
+    "LatestEventTimestampResponse",
+    "ListAccessGroupsResponse",
+    "ListComputeNodesResponse",
+    "ListEventsResponse",
+    "ListFailureHandlersResponse",
+    "ListFilesResponse",
+    "ListJobDependenciesResponse",
+    "ListJobFileRelationshipsResponse",
+    "ListJobIdsResponse",
+    "ListJobUserDataRelationshipsResponse",
+    "ListJobsResponse",
+    "ListLocalSchedulersResponse",
+    "ListMissingUserDataResponse",
+    "ListRequiredExistingFilesResponse",
+    "ListResourceRequirementsResponse",
+    "ListResultsResponse",
+    "ListScheduledComputeNodesResponse",
+    "ListSlurmSchedulersResponse",
+    "ListUserDataResponse",
+    "ListUserGroupMembershipsResponse",
+    "ListWorkflowsResponse",
+    "LocalSchedulerModel",
+    "PaginationMetadata",
+    "PingResponse",
+    "ProcessChangedJobInputsResponse",
+    "ReinitializeWorkflowRequest",
+    "ReinitializeWorkflowResponse",
+    "RemoteWorkerModel",
+    "ResetJobStatusResponse",
+    "ResetWorkflowStatusResponse",
+    "ResourceRequirementsModel",
+    "ResultModel",
+    "ScheduledComputeNodesModel",
+    "ServerStatsResponse",
+    "SlurmSchedulerModel",
+    "SpecAction",
+    "SpecFailureHandler",
+    "SpecFailureRule",
+    "SpecFile",
+    "SpecJob",
+    "SpecResourceRequirements",
+    "SpecSlurmScheduler",
+    "SpecUserData",
+    "SyncStatusResponse",
+    "UserDataModel",
+    "UserGroupMembershipModel",
+    "VersionResponse",
+    "WorkflowAccessGroupModel",
+    "WorkflowActionModel",
+    "WorkflowModel",
+    "WorkflowSpecRecords",
+    "WorkflowStatusModel",
+]
 
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    # import models into model package
+    from torc.openapi_client.models.access_check_response import AccessCheckResponse
+    from torc.openapi_client.models.access_group_model import AccessGroupModel
+    from torc.openapi_client.models.cancel_workflow_response import CancelWorkflowResponse
+    from torc.openapi_client.models.claim_action_request import ClaimActionRequest
+    from torc.openapi_client.models.claim_action_response import ClaimActionResponse
+    from torc.openapi_client.models.claim_after_completion import ClaimAfterCompletion
+    from torc.openapi_client.models.claim_jobs_based_on_resources_response import ClaimJobsBasedOnResourcesResponse
+    from torc.openapi_client.models.claim_next_jobs_response import ClaimNextJobsResponse
+    from torc.openapi_client.models.complete_jobs_request import CompleteJobsRequest
+    from torc.openapi_client.models.complete_jobs_response import CompleteJobsResponse
+    from torc.openapi_client.models.completion_error import CompletionError
+    from torc.openapi_client.models.compute_node_model import ComputeNodeModel
+    from torc.openapi_client.models.compute_nodes_resources import ComputeNodesResources
+    from torc.openapi_client.models.create_jobs_response import CreateJobsResponse
+    from torc.openapi_client.models.create_workflow_from_spec_response import CreateWorkflowFromSpecResponse
+    from torc.openapi_client.models.default_error_response import DefaultErrorResponse
+    from torc.openapi_client.models.delete_count_response import DeleteCountResponse
+    from torc.openapi_client.models.event_model import EventModel
+    from torc.openapi_client.models.failure_handler_model import FailureHandlerModel
+    from torc.openapi_client.models.file_model import FileModel
+    from torc.openapi_client.models.file_mtime import FileMtime
+    from torc.openapi_client.models.get_ready_job_requirements_response import GetReadyJobRequirementsResponse
+    from torc.openapi_client.models.initialize_jobs_response import InitializeJobsResponse
+    from torc.openapi_client.models.is_complete_response import IsCompleteResponse
+    from torc.openapi_client.models.is_uninitialized_response import IsUninitializedResponse
+    from torc.openapi_client.models.job_completion import JobCompletion
+    from torc.openapi_client.models.job_dependency_model import JobDependencyModel
+    from torc.openapi_client.models.job_file_relationship_model import JobFileRelationshipModel
+    from torc.openapi_client.models.job_model import JobModel
+    from torc.openapi_client.models.job_user_data_relationship_model import JobUserDataRelationshipModel
+    from torc.openapi_client.models.jobs_model import JobsModel
+    from torc.openapi_client.models.latest_event_timestamp_response import LatestEventTimestampResponse
+    from torc.openapi_client.models.list_access_groups_response import ListAccessGroupsResponse
+    from torc.openapi_client.models.list_compute_nodes_response import ListComputeNodesResponse
+    from torc.openapi_client.models.list_events_response import ListEventsResponse
+    from torc.openapi_client.models.list_failure_handlers_response import ListFailureHandlersResponse
+    from torc.openapi_client.models.list_files_response import ListFilesResponse
+    from torc.openapi_client.models.list_job_dependencies_response import ListJobDependenciesResponse
+    from torc.openapi_client.models.list_job_file_relationships_response import ListJobFileRelationshipsResponse
+    from torc.openapi_client.models.list_job_ids_response import ListJobIdsResponse
+    from torc.openapi_client.models.list_job_user_data_relationships_response import ListJobUserDataRelationshipsResponse
+    from torc.openapi_client.models.list_jobs_response import ListJobsResponse
+    from torc.openapi_client.models.list_local_schedulers_response import ListLocalSchedulersResponse
+    from torc.openapi_client.models.list_missing_user_data_response import ListMissingUserDataResponse
+    from torc.openapi_client.models.list_required_existing_files_response import ListRequiredExistingFilesResponse
+    from torc.openapi_client.models.list_resource_requirements_response import ListResourceRequirementsResponse
+    from torc.openapi_client.models.list_results_response import ListResultsResponse
+    from torc.openapi_client.models.list_scheduled_compute_nodes_response import ListScheduledComputeNodesResponse
+    from torc.openapi_client.models.list_slurm_schedulers_response import ListSlurmSchedulersResponse
+    from torc.openapi_client.models.list_user_data_response import ListUserDataResponse
+    from torc.openapi_client.models.list_user_group_memberships_response import ListUserGroupMembershipsResponse
+    from torc.openapi_client.models.list_workflows_response import ListWorkflowsResponse
+    from torc.openapi_client.models.local_scheduler_model import LocalSchedulerModel
+    from torc.openapi_client.models.pagination_metadata import PaginationMetadata
+    from torc.openapi_client.models.ping_response import PingResponse
+    from torc.openapi_client.models.process_changed_job_inputs_response import ProcessChangedJobInputsResponse
+    from torc.openapi_client.models.reinitialize_workflow_request import ReinitializeWorkflowRequest
+    from torc.openapi_client.models.reinitialize_workflow_response import ReinitializeWorkflowResponse
+    from torc.openapi_client.models.remote_worker_model import RemoteWorkerModel
+    from torc.openapi_client.models.reset_job_status_response import ResetJobStatusResponse
+    from torc.openapi_client.models.reset_workflow_status_response import ResetWorkflowStatusResponse
+    from torc.openapi_client.models.resource_requirements_model import ResourceRequirementsModel
+    from torc.openapi_client.models.result_model import ResultModel
+    from torc.openapi_client.models.scheduled_compute_nodes_model import ScheduledComputeNodesModel
+    from torc.openapi_client.models.server_stats_response import ServerStatsResponse
+    from torc.openapi_client.models.slurm_scheduler_model import SlurmSchedulerModel
+    from torc.openapi_client.models.spec_action import SpecAction
+    from torc.openapi_client.models.spec_failure_handler import SpecFailureHandler
+    from torc.openapi_client.models.spec_failure_rule import SpecFailureRule
+    from torc.openapi_client.models.spec_file import SpecFile
+    from torc.openapi_client.models.spec_job import SpecJob
+    from torc.openapi_client.models.spec_resource_requirements import SpecResourceRequirements
+    from torc.openapi_client.models.spec_slurm_scheduler import SpecSlurmScheduler
+    from torc.openapi_client.models.spec_user_data import SpecUserData
+    from torc.openapi_client.models.sync_status_response import SyncStatusResponse
+    from torc.openapi_client.models.user_data_model import UserDataModel
+    from torc.openapi_client.models.user_group_membership_model import UserGroupMembershipModel
+    from torc.openapi_client.models.version_response import VersionResponse
+    from torc.openapi_client.models.workflow_access_group_model import WorkflowAccessGroupModel
+    from torc.openapi_client.models.workflow_action_model import WorkflowActionModel
+    from torc.openapi_client.models.workflow_model import WorkflowModel
+    from torc.openapi_client.models.workflow_spec_records import WorkflowSpecRecords
+    from torc.openapi_client.models.workflow_status_model import WorkflowStatusModel
+    
+else:
+    from importlib import import_module
+
+    _exports = {
+        "AccessCheckResponse": ".access_check_response",
+        "AccessGroupModel": ".access_group_model",
+        "CancelWorkflowResponse": ".cancel_workflow_response",
+        "ClaimActionRequest": ".claim_action_request",
+        "ClaimActionResponse": ".claim_action_response",
+        "ClaimAfterCompletion": ".claim_after_completion",
+        "ClaimJobsBasedOnResourcesResponse": ".claim_jobs_based_on_resources_response",
+        "ClaimNextJobsResponse": ".claim_next_jobs_response",
+        "CompleteJobsRequest": ".complete_jobs_request",
+        "CompleteJobsResponse": ".complete_jobs_response",
+        "CompletionError": ".completion_error",
+        "ComputeNodeModel": ".compute_node_model",
+        "ComputeNodesResources": ".compute_nodes_resources",
+        "CreateJobsResponse": ".create_jobs_response",
+        "CreateWorkflowFromSpecResponse": ".create_workflow_from_spec_response",
+        "DefaultErrorResponse": ".default_error_response",
+        "DeleteCountResponse": ".delete_count_response",
+        "EventModel": ".event_model",
+        "FailureHandlerModel": ".failure_handler_model",
+        "FileModel": ".file_model",
+        "FileMtime": ".file_mtime",
+        "GetReadyJobRequirementsResponse": ".get_ready_job_requirements_response",
+        "InitializeJobsResponse": ".initialize_jobs_response",
+        "IsCompleteResponse": ".is_complete_response",
+        "IsUninitializedResponse": ".is_uninitialized_response",
+        "JobCompletion": ".job_completion",
+        "JobDependencyModel": ".job_dependency_model",
+        "JobFileRelationshipModel": ".job_file_relationship_model",
+        "JobModel": ".job_model",
+        "JobUserDataRelationshipModel": ".job_user_data_relationship_model",
+        "JobsModel": ".jobs_model",
+        "LatestEventTimestampResponse": ".latest_event_timestamp_response",
+        "ListAccessGroupsResponse": ".list_access_groups_response",
+        "ListComputeNodesResponse": ".list_compute_nodes_response",
+        "ListEventsResponse": ".list_events_response",
+        "ListFailureHandlersResponse": ".list_failure_handlers_response",
+        "ListFilesResponse": ".list_files_response",
+        "ListJobDependenciesResponse": ".list_job_dependencies_response",
+        "ListJobFileRelationshipsResponse": ".list_job_file_relationships_response",
+        "ListJobIdsResponse": ".list_job_ids_response",
+        "ListJobUserDataRelationshipsResponse": ".list_job_user_data_relationships_response",
+        "ListJobsResponse": ".list_jobs_response",
+        "ListLocalSchedulersResponse": ".list_local_schedulers_response",
+        "ListMissingUserDataResponse": ".list_missing_user_data_response",
+        "ListRequiredExistingFilesResponse": ".list_required_existing_files_response",
+        "ListResourceRequirementsResponse": ".list_resource_requirements_response",
+        "ListResultsResponse": ".list_results_response",
+        "ListScheduledComputeNodesResponse": ".list_scheduled_compute_nodes_response",
+        "ListSlurmSchedulersResponse": ".list_slurm_schedulers_response",
+        "ListUserDataResponse": ".list_user_data_response",
+        "ListUserGroupMembershipsResponse": ".list_user_group_memberships_response",
+        "ListWorkflowsResponse": ".list_workflows_response",
+        "LocalSchedulerModel": ".local_scheduler_model",
+        "PaginationMetadata": ".pagination_metadata",
+        "PingResponse": ".ping_response",
+        "ProcessChangedJobInputsResponse": ".process_changed_job_inputs_response",
+        "ReinitializeWorkflowRequest": ".reinitialize_workflow_request",
+        "ReinitializeWorkflowResponse": ".reinitialize_workflow_response",
+        "RemoteWorkerModel": ".remote_worker_model",
+        "ResetJobStatusResponse": ".reset_job_status_response",
+        "ResetWorkflowStatusResponse": ".reset_workflow_status_response",
+        "ResourceRequirementsModel": ".resource_requirements_model",
+        "ResultModel": ".result_model",
+        "ScheduledComputeNodesModel": ".scheduled_compute_nodes_model",
+        "ServerStatsResponse": ".server_stats_response",
+        "SlurmSchedulerModel": ".slurm_scheduler_model",
+        "SpecAction": ".spec_action",
+        "SpecFailureHandler": ".spec_failure_handler",
+        "SpecFailureRule": ".spec_failure_rule",
+        "SpecFile": ".spec_file",
+        "SpecJob": ".spec_job",
+        "SpecResourceRequirements": ".spec_resource_requirements",
+        "SpecSlurmScheduler": ".spec_slurm_scheduler",
+        "SpecUserData": ".spec_user_data",
+        "SyncStatusResponse": ".sync_status_response",
+        "UserDataModel": ".user_data_model",
+        "UserGroupMembershipModel": ".user_group_membership_model",
+        "VersionResponse": ".version_response",
+        "WorkflowAccessGroupModel": ".workflow_access_group_model",
+        "WorkflowActionModel": ".workflow_action_model",
+        "WorkflowModel": ".workflow_model",
+        "WorkflowSpecRecords": ".workflow_spec_records",
+        "WorkflowStatusModel": ".workflow_status_model",
+    }
+
+    def __getattr__(name: str) -> object:
+        if (module_name := _exports.get(name)) is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(module_name, __name__), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(globals().keys() | _exports.keys())
