@@ -47,9 +47,13 @@ def backend(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def server(backend):
-    """A running torc-server subprocess for the backend; stopped with SIGTERM at the end."""
+    """A running torc-server subprocess for the backend; stopped with SIGTERM at the end.
+
+    Its lost-worker sweeper is off: the tests that expire leases recover them with an explicit
+    ``sync_status`` and assert its report, which a sweep in between would take from them. Tests of
+    the sweeper start their own server."""
     _, url = backend
-    with ServerProcess(url) as process:
+    with ServerProcess(url, extra_args=["--lost-worker-check-seconds", "0"]) as process:
         yield process
 
 
