@@ -48,7 +48,8 @@ def _check_completed(api, workflow_id: int, expected: int) -> None:
 
 class TorcLocal(Peer):
     """``torc run`` in resource mode (claims by CPUs/memory) or queue mode (``--max-parallel-jobs``),
-    each also with ``--prefetch`` (claimed jobs held locally, reports batched).
+    each with its default adaptive prefetch (claimed jobs held locally, reports batched) and with
+    ``--prefetch 0`` (a round trip per slot turn).
 
     The jobs' output files (two per job) go to a folder on tmpfs where there is one: the peers keep
     no per-job output, and on ext4 creating a file soon after many were deleted (earlier runs'
@@ -58,8 +59,8 @@ class TorcLocal(Peer):
     MODES = {
         "resources": ["--num-cpus", CORES, "--memory-gb", 4],
         "queue": ["--max-parallel-jobs", CORES],
-        "resources-prefetch": ["--num-cpus", CORES, "--memory-gb", 4, "--prefetch", 200],
-        "prefetch": ["--max-parallel-jobs", CORES, "--prefetch", 200],
+        "resources-no-prefetch": ["--num-cpus", CORES, "--memory-gb", 4, "--prefetch", 0],
+        "queue-no-prefetch": ["--max-parallel-jobs", CORES, "--prefetch", 0],
     }
 
     def __init__(self, mode: str, backend: str = "sqlite"):

@@ -24,6 +24,23 @@ from torc.units import parse_time_limit_seconds
 logger = logging.getLogger("torc.runner")
 
 
+class PrefetchDepth(click.ParamType):
+    """``auto`` (None: the worker adapts it) or a number of jobs from 0 to 10,000."""
+
+    name = "auto|N"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == "auto":
+            return None
+        try:
+            depth = int(value)
+        except (TypeError, ValueError):
+            depth = -1
+        if not 0 <= depth <= 10_000:
+            self.fail(f"{value!r} is neither auto nor a number of jobs from 0 to 10000", param, ctx)
+        return depth
+
+
 def worker_options(command):
     """Options shared by every command that starts the worker loop (``run``, Slurm, remote)."""
     options = [
@@ -31,9 +48,10 @@ def worker_options(command):
         click.option("--memory-gb", type=click.FloatRange(min=0, min_open=True), help="Memory to offer (default: all)."),
         click.option("--num-gpus", type=click.IntRange(0), help="GPUs to offer (default: all that nvidia-smi lists)."),
         click.option("--max-parallel-jobs", type=click.IntRange(1), help="Queue mode: run up to N jobs at once, ignoring their resource requirements."),
-        click.option("--prefetch", default=0, show_default=True, type=click.IntRange(0, 10_000),
+        click.option("--prefetch", default="auto", show_default=True, type=PrefetchDepth(),
                      help="Also hold up to N claimed jobs, each started the moment a slot (queue mode) or its resources free up, and "
-                          "report them in batches: for many short jobs."),
+                          "report them in batches. auto: about half a second of work by the jobs' run times so far (at most 200; "
+                          "none for jobs of half a second or longer); 0: never."),
         click.option("-o", "--output-dir", default="torc_output", show_default=True, type=click.Path(file_okay=False), help="Job stdout/stderr, logs and metrics."),
         click.option("-p", "--poll-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.05), help="Seconds between checks for new work while jobs run."),
         click.option("--idle-timeout", type=click.FloatRange(min=0), help="Exit after this many seconds without work (default: the workflow's compute_node_wait_for_new_jobs_seconds)."),
@@ -49,7 +67,7 @@ def worker_options(command):
 
 
 def runner_config(output_dir, num_cpus, memory_gb, num_gpus, max_parallel_jobs, poll_interval, idle_timeout,
-                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, script_timeout=600.0, prefetch=0, end_time=None) -> RunnerConfig:
+                  heartbeat_interval, lease_seconds, termination_grace, kill_on_runtime_exceeded, script_timeout=600.0, prefetch=None, end_time=None) -> RunnerConfig:
     return RunnerConfig(
         output_dir=Path(output_dir),
         resources=detect(num_cpus, memory_gb, num_gpus),

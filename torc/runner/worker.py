@@ -44,6 +44,10 @@ job_logger = logging.getLogger(PER_JOB_LOGGER)
 IDLE_CLAIM_WAIT_SECONDS = 10.0
 #: With prefetched jobs to run, finished jobs are reported in batches at least this often.
 REPORT_INTERVAL_SECONDS = 0.1
+#: Adaptive prefetch holds about this many seconds of work (by the jobs' mean run time so far)...
+AUTO_PREFETCH_SECONDS = 0.5
+#: ... and at most this many jobs; none when that is less than one job per slot (jobs of ≥ 0.5 s).
+AUTO_PREFETCH_MAX = 200
 
 
 @dataclass
@@ -53,7 +57,8 @@ class RunnerConfig:
     max_parallel_jobs: int | None = None
     #: Claimed jobs held beyond what runs, each started the moment a slot (queue mode) or its
     #: resources (resource mode) free up; their starts and ends are reported in batches.
-    prefetch: int = 0
+    #: None: adapt it to the jobs' run times (see JobRunner._adapt_prefetch).
+    prefetch: int | None = None
     poll_interval: float = 1.0
     #: Seconds to wait for new work with nothing running (None: the workflow's setting).
     idle_timeout: float | None = None
@@ -95,6 +100,8 @@ class JobRunner:
         self.queued: collections.deque = collections.deque()  # claimed jobs not started yet (prefetched ones are pending)
         self.started_unreported: list[int] = []  # prefetched jobs started since the last report
         self.reports_since = 0.0
+        self.prefetch = config.prefetch or 0  # the current depth; adapted when config.prefetch is None
+        self.mean_runtime: float | None = None  # seconds, a moving average over the jobs that ended
         self.wake = threading.Event()
         self.lock = threading.Lock()
         self.stop_reason: str | None = None
@@ -246,7 +253,7 @@ class JobRunner:
                 started += self._claim_and_start(end)
             self.watchdog.flush()  # this pass's job starts and ends, in one write
             if self._reports_due() and self.request_thread is None:
-                self._send_reports(background=bool(self.config.prefetch))
+                self._send_reports(background=bool(self.prefetch))
             # Workflow state and actions: every poll interval, and whenever nothing runs.
             if not (self.running or started) or time.time() - last_check >= self.config.poll_interval:
                 last_check = time.time()
@@ -278,16 +285,16 @@ class JobRunner:
     def _claim_due(self) -> bool:
         """Without prefetch, claim on every pass. With it, claim when the local queue runs low or
         reports have waited long enough: one request then serves many short jobs."""
-        if not self.config.prefetch:
+        if not self.prefetch:
             return True
-        return len(self.queued) <= self.config.prefetch // 2 or self._reports_due()
+        return len(self.queued) <= self.prefetch // 2 or self._reports_due()
 
     def _reports_due(self) -> bool:
         if not (self.reports or self.started_unreported):
             return False
-        if not self.config.prefetch or (self.reports and not self.queued):
+        if not self.prefetch or (self.reports and not self.queued):
             return True
-        return time.time() - self.reports_since >= REPORT_INTERVAL_SECONDS or len(self.reports) >= self.config.prefetch
+        return time.time() - self.reports_since >= REPORT_INTERVAL_SECONDS or len(self.reports) >= self.prefetch
 
     def _start_queued(self) -> int:
         """Start the claimed jobs that fit now, in claim order; a job that does not fit yet waits
@@ -391,15 +398,15 @@ class JobRunner:
         res = self.config.resources
         rounds = 1
         if self.config.max_parallel_jobs:
-            limit = self.config.max_parallel_jobs + self.config.prefetch - len(self.running) - len(self.queued)
+            limit = self.config.max_parallel_jobs + self.prefetch - len(self.running) - len(self.queued)
             offer = None
         else:
-            if self.config.prefetch:
+            if self.prefetch:
                 # Jobs that fit the node, to start as resources free up: the whole node, offered
                 # as many times over as the prefetch holds jobs of one CPU.
                 cpus, memory, gpus = res.num_cpus, res.memory_gb, res.num_gpus
-                rounds = 1 + -(-self.config.prefetch // max(res.num_cpus, 1))
-                limit = res.num_cpus + self.config.prefetch - len(self.running) - len(self.queued)
+                rounds = 1 + -(-self.prefetch // max(res.num_cpus, 1))
+                limit = res.num_cpus + self.prefetch - len(self.running) - len(self.queued)
             else:
                 cpus, memory, gpus = self._free()
                 limit = max(cpus, 1) if cpus > 0 or memory > 0 else 0
@@ -414,13 +421,13 @@ class JobRunner:
         if limit <= 0:
             return []
         # Prefetched jobs stay pending (claimed) until they really start.
-        start = not self.config.prefetch
+        start = not self.prefetch
         if (self.reports or self.started_unreported) and wait == 0:
             claim = {"limit": limit, "compute_node_id": self.node_id, "start": start}
             if offer is not None:
                 claim.update(resources=offer, rounds=rounds)
             # With prefetch the loop has queued jobs to start meanwhile: the request goes off the loop.
-            return self._send_reports(claim, background=bool(self.config.prefetch))
+            return self._send_reports(claim, background=bool(self.prefetch))
         if offer is None:
             return self.api.call_plain("workflows", "claim_next_jobs", self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
         return self.api.call_plain(
@@ -545,8 +552,24 @@ class JobRunner:
 
     # ------------------------------------------------------------------ reporting
 
+    def _adapt_prefetch(self, seconds: float) -> None:
+        """Adaptive prefetch (the default): hold about ``AUTO_PREFETCH_SECONDS`` of work per slot
+        set, judged by a moving average of the jobs' run times. Short jobs then cost no round trip
+        each, while long jobs are never held back from other workers for longer than that."""
+        self.mean_runtime = seconds if self.mean_runtime is None else 0.8 * self.mean_runtime + 0.2 * seconds
+        if self.config.prefetch is not None:
+            return
+        slots = self.config.max_parallel_jobs or self.config.resources.num_cpus
+        depth = round(slots * AUTO_PREFETCH_SECONDS / max(self.mean_runtime, 1e-3))
+        depth = min(AUTO_PREFETCH_MAX, depth) if depth >= slots else 0
+        if bool(depth) != bool(self.prefetch):
+            logger.info("jobs run %.3f s on average: %s", self.mean_runtime,
+                        f"holding up to {depth} claimed jobs (prefetch)" if depth else "no longer holding claimed jobs")
+        self.prefetch = depth
+
     def _finish(self, process: JobProcess, reservation: dict) -> None:
         job = reservation["job"]
+        self._adapt_prefetch(process.exec_minutes * 60)
         usage = self.monitor.remove_job(job.id)
         code = process.return_code
         message = process.describe_end()
