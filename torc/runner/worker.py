@@ -253,7 +253,7 @@ class JobRunner:
                 started += self._claim_and_start(end)
             self.watchdog.flush()  # this pass's job starts and ends, in one write
             if self._reports_due() and self.request_thread is None:
-                self._send_reports(background=bool(self.prefetch))
+                self._send_reports(background=bool(self.queued))
             # Workflow state and actions: every poll interval, and whenever nothing runs.
             if not (self.running or started) or time.time() - last_check >= self.config.poll_interval:
                 last_check = time.time()
@@ -426,8 +426,9 @@ class JobRunner:
             claim = {"limit": limit, "compute_node_id": self.node_id, "start": start}
             if offer is not None:
                 claim.update(resources=offer, rounds=rounds)
-            # With prefetch the loop has queued jobs to start meanwhile: the request goes off the loop.
-            return self._send_reports(claim, background=bool(self.prefetch))
+            # With held jobs to start meanwhile the request goes off the loop; without, the loop would
+            # only wait for the answer (a dependency hop), and a helper thread would add latency.
+            return self._send_reports(claim, background=bool(self.queued))
         if offer is None:
             return self.api.call_plain("workflows", "claim_next_jobs", self.workflow_id, limit=limit, wait_seconds=wait, compute_node_id=self.node_id, start=start).jobs
         return self.api.call_plain(
