@@ -82,10 +82,10 @@ class ExitWatcher:
 
     def watch(self, process: "JobProcess", on_exit) -> None:
         try:
-            if self._epoll is None:
-                raise OSError("no epoll")
-            pidfd = os.pidfd_open(process.pid)
+            pidfd = os.pidfd_open(process.pid) if self._epoll is not None else None
         except (AttributeError, OSError):
+            pidfd = None
+        if pidfd is None:
             threading.Thread(target=self._wait_one, args=(process, on_exit), name=f"job-{process.job_id}", daemon=True).start()
             return
         with self._lock:
