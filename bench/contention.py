@@ -53,8 +53,7 @@ def measure(backend: str, jobs: int, claimers: int, limit: int, window: float) -
     with server(backend) as srv:
         api = make_api(srv.api_url)
         records = {"workflow": {"name": "contention", "user": "bench"}, "jobs": [{"name": f"j{i}", "command": "/bin/true"} for i in range(jobs)]}
-        workflow_id = api.create_workflow_from_records(records).workflow.id
-        api.workflows.initialize_jobs(workflow_id)
+        workflow_id = api.create_workflow_from_records(records, initialize=True).workflow.id
         barrier, results = context.Barrier(claimers + 1), context.Queue()
         processes = [context.Process(target=_claimer, args=(srv.api_url, workflow_id, limit, window, barrier, results)) for _ in range(claimers)]
         try:

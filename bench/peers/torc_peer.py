@@ -34,9 +34,7 @@ def _cli(command: list[str], cwd: str) -> str:
 
 def _create(api, jobs: list[dict], **workflow) -> int:
     records = {"workflow": {"name": "bench", "user": "bench", **workflow}, "jobs": jobs}
-    workflow_id = api.create_workflow_from_records(records).workflow.id
-    api.workflows.initialize_jobs(workflow_id)
-    return workflow_id
+    return api.create_workflow_from_records(records, initialize=True).workflow.id  # as torc run SPEC does
 
 
 def _check_completed(api, workflow_id: int, expected: int) -> None:

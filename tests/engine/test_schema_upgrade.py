@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.servers import create_postgres_database, drop_postgres_database
-from torc.db.connection import SCHEMA_VERSION, DatabaseError, database_proxy, open_database, write_transaction
+from torc.db.connection import SCHEMA_VERSION, DatabaseError, database_proxy, is_sqlite, open_database, write_transaction
 from torc.db.migrations import main
 from torc.db.models import Job, SchemaVersion, SlurmScheduler, WorkflowAction, WorkflowActionJob
 from torc.engine import lifecycle, transitions
@@ -38,6 +38,19 @@ def database(request, tmp_path):
     drop_postgres_database(POSTGRES_ADMIN_URL, name)
 
 
+SPARSE_COLUMNS = ("scheduler_id", "failure_handler_id", "active_compute_node_id")
+
+
+def index_definitions() -> dict[str, str]:
+    """Index name → its CREATE statement, for the job table."""
+    db = database_proxy.obj
+    if is_sqlite():
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'job' AND sql IS NOT NULL"
+    else:
+        query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'job'"
+    return dict(db.execute_sql(query).fetchall())
+
+
 def make_version_1(target: str) -> int:
     """A workflow as torc with schema version 1 stored it: job a completed, an action on a and b
     counted from the jobs' states, old-style fingerprints, a Slurm scheduler; no version-2 table or
@@ -52,6 +65,9 @@ def make_version_1(target: str) -> int:
         db.drop_tables([WorkflowActionJob])
         db.execute_sql("ALTER TABLE workflow_status DROP COLUMN input_hashes_stale")
         db.execute_sql("ALTER TABLE slurm_scheduler DROP COLUMN template")
+        for column in SPARSE_COLUMNS:  # version 1 and 2 indexed the NULLs too
+            db.execute_sql(f'DROP INDEX "job_{column}"')
+            db.execute_sql(f'CREATE INDEX "job_{column}" ON job ("{column}")')
         SchemaVersion.update(version=1).execute()
     db.close()
     return wf
@@ -84,5 +100,9 @@ def test_version_1_database_is_upgraded_in_place(database):
         assert (scheduler.name, scheduler.account, scheduler.template) == ("cpu", "acct", None)
         SlurmScheduler.update(template="/site/gpu.sh").execute()
         assert SlurmScheduler.get_by_id(scheduler.id).template == "/site/gpu.sh"
+        # Version 3: the indexes of the mostly-NULL columns leave NULL out.
+        indexes = index_definitions()
+        for column in SPARSE_COLUMNS:
+            assert "IS NOT NULL" in indexes[f"job_{column}"], indexes[f"job_{column}"]
     again = CliRunner().invoke(main, [database])
     assert again.exit_code == 0 and "already at schema version" in again.output

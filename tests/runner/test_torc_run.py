@@ -284,3 +284,36 @@ def test_per_job_log_lines_go_to_the_log_file_and_to_stderr_only_when_debugging(
     assert debug.stderr.count("started job") == 2 and debug.stderr.count("completed (return code 0)") == 2
     debug_log = next((tmp_path / "out2").glob("job_runner_*.log")).read_text()
     assert debug_log.count("started job") == 2
+
+
+SPEC_WITH_INPUT = """\
+name: from_spec
+jobs:
+  - {name: copy, command: "cp ${files.input.raw} ${files.output.copy}"}
+  - {name: count, command: "wc -c < ${files.input.copy} > count.txt"}
+files:
+  - {name: raw, path: data/raw.txt}
+  - {name: copy, path: copy.txt}
+"""
+
+
+def test_run_of_a_spec_checks_inputs_before_creating_and_records_their_mtimes(api_url, tmp_path):
+    api = make_api(api_url)
+    (tmp_path / "spec.yaml").write_text(SPEC_WITH_INPUT)
+    before = api.workflows.list_workflows().total_count
+    refused = run_torc(api_url, "run", "spec.yaml", "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert refused.returncode == 1 and "missing input files that no job produces: data/raw.txt" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert api.workflows.list_workflows().total_count == before, "nothing is created while an input is missing"
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw.txt").write_text("12345")
+    run = run_torc(api_url, "run", "spec.yaml", "-o", tmp_path / "out", *FAST, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    wf = int(run.stderr.split("Created workflow ")[1].split()[0])
+    assert {j.status for j in jobs_by_name(api_url, wf).values()} == {"completed"}
+    assert (tmp_path / "count.txt").read_text().strip() == "5"
+    mtimes = {f.path: f.st_mtime for f in api.iter_files(wf)}
+    assert mtimes == {path: (tmp_path / path).stat().st_mtime for path in ("data/raw.txt", "copy.txt")}, "input recorded at the start, output by its job"
+    (started,) = api.events.list_events(workflow_id=wf, category="workflow_started").items
+    assert started.data["num_ready"] == 1

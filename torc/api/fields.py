@@ -143,58 +143,68 @@ class FastNestedList(fields.List):
     OpenAPI document it is an ordinary array of the nested schema.
     """
 
-    _TYPES = {fields.String: (str,), fields.Integer: (int,), fields.Boolean: (bool,), fields.Float: (int, float)}
+    #: Exact Python types the JSON decoder gives for each simple field (``bool`` is no Integer).
+    _TYPES = {fields.String: {str}, fields.Integer: {int}, fields.Boolean: {bool}, fields.Float: {int, float}}
 
     def __init__(self, schema_cls, **kwargs):
         super().__init__(fields.Nested(schema_cls), **kwargs)
         self._schema = schema_cls()
-        self._plan = [self._field_plan(name, field) for name, field in self._schema.fields.items() if not field.dump_only]
-        self._known = {field.data_key or name for name, field in self._schema.fields.items()}
+        loadable = {name: field for name, field in self._schema.fields.items() if not field.dump_only}
+        #: JSON key → (attribute, accepted types, item types of a list, allow_none, validators).
+        self._checks = {field.data_key or name: self._field_check(name, field) for name, field in loadable.items()}
+        self._required = {field.data_key or name for name, field in loadable.items() if field.required}
+        self._renamed = any((field.data_key or name) != (field.attribute or name) for name, field in loadable.items())
+        defaults = {field.attribute or name: field.load_default for name, field in loadable.items() if field.load_default is not ma_missing}
+        self._fixed_defaults = {attribute: d for attribute, d in defaults.items() if not callable(d)}
+        self._made_defaults = [(attribute, d) for attribute, d in defaults.items() if callable(d)]
 
     @classmethod
-    def _field_plan(cls, name, field):
+    def _field_check(cls, name, field):
         inner = None
         if isinstance(field, fields.List):
-            inner, types = cls._simple_type(field.inner), (list,)
+            inner, types = cls._simple_type(field.inner), {list}
         else:
             types = cls._simple_type(field)
-        default = field.load_default
-        return (field.data_key or name, field.attribute or name, types, inner, field.required, field.allow_none, default, field.validators)
+        return field.attribute or name, types, inner, field.allow_none, field.validators
 
     @classmethod
     def _simple_type(cls, field):
         for kind, types in cls._TYPES.items():
             if type(field) is kind:
-                return types
+                return frozenset(types)
         return None  # anything else: let marshmallow load it
 
     def _quick(self, item):
-        if not isinstance(item, dict) or not self._known.issuperset(item):
+        """The loaded item, or None where marshmallow proper must judge it. Works over the keys
+        the item has (a job sends three or four of its dozen fields), then adds the defaults."""
+        if type(item) is not dict or not self._required.issubset(item):
             return None
-        loaded = {}
-        for key, attribute, types, inner, required, allow_none, default, validators in self._plan:
-            if key not in item:
-                if required:
-                    return None
-                if default is not ma_missing:
-                    loaded[attribute] = default() if callable(default) else default
-                continue
-            value = item[key]
+        checks = self._checks
+        for key, value in item.items():
+            check = checks.get(key)
+            if check is None:
+                return None  # unknown or dump-only: marshmallow's message
+            _, types, inner, allow_none, validators = check
             if value is None:
                 if not allow_none:
                     return None
-                loaded[attribute] = None
                 continue
-            if types is None or not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            if types is None or type(value) not in types:
                 return None
-            if inner is not None and not all(isinstance(v, inner) and not isinstance(v, bool) for v in value):
+            if inner is not None and value and not inner.issuperset(map(type, value)):
                 return None
             try:
-                for check in validators:
-                    check(value)
+                for validator in validators:
+                    validator(value)
             except ValidationError:
                 return None
-            loaded[attribute] = value
+        loaded = dict(self._fixed_defaults)
+        for attribute, make in self._made_defaults:
+            loaded[attribute] = make()
+        if self._renamed:
+            loaded.update((checks[key][0], value) for key, value in item.items())
+        else:
+            loaded.update(item)
         return loaded
 
     def _deserialize(self, value, attr, data, **kwargs):

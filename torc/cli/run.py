@@ -126,10 +126,9 @@ def _workflow_id(state: CliState, spec_or_id: str, skip_checks: bool) -> int:
         workflow_id = int(spec_or_id)
         initialize_if_needed(state, workflow_id, skip_checks)
         return workflow_id
-    created = workflow_ops.create_workflow_from_spec(state.api, load_workflow_spec(spec_or_id))
+    created = workflow_ops.create_and_initialize_workflow(state.api, load_workflow_spec(spec_or_id), ignore_missing_data=skip_checks)
     workflow_id = created.workflow.id
     click.echo(f"Created workflow {workflow_id} ({created.workflow.name}) with {created.num_jobs} jobs", err=True)
-    workflow_ops.initialize_workflow(state.api, workflow_id, ignore_missing_data=skip_checks)
     return workflow_id
 
 

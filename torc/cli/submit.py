@@ -96,9 +96,8 @@ def submit_slurm(state: CliState, spec, skip_checks, **options):
     if launch.max_queued is None:
         launch.max_queued = profile.max_queued_allocations
     launch.template = launch.template or profile.template
-    created = workflow_ops.create_workflow_from_spec(state.api, expanded)
+    created = workflow_ops.create_and_initialize_workflow(state.api, expanded, ignore_missing_data=skip_checks)
     workflow_id = created.workflow.id
     click.echo(f"Created workflow {workflow_id} ({created.workflow.name}) with {created.num_jobs} jobs and "
                f"{len(plan.schedulers)} Slurm schedulers (profile {profile.name})", err=True)
-    workflow_ops.initialize_workflow(state.api, workflow_id, ignore_missing_data=skip_checks)
     _report(state, workflow_id, start_allocations(state.api, workflow_id, launch))

@@ -128,17 +128,19 @@ def check_server_version(server_version: str, url: str, client_version: str = AP
 
 
 class StreamedBody:
-    """An encoded JSON request body sent in chunks, reporting ``on_progress(bytes_sent, total)``.
+    """An encoded JSON request body sent in chunks, reporting ``on_progress(bytes_sent, total)``
+    if given.
 
     The generated REST client always encodes a body itself, in one piece; a large body (a spec of
-    a million jobs is hundreds of MB) is sent this way instead, so a terminal can show the upload.
+    a million jobs is hundreds of MB), encoded by the caller, is sent this way instead, so a
+    terminal can show the upload.
     """
 
     CHUNK = 256 * 1024
 
-    def __init__(self, data: bytes, on_progress: Callable[[int, int], None]):
+    def __init__(self, data: bytes, on_progress: Callable[[int, int], None] | None = None):
         self.data = data
-        self.on_progress = on_progress
+        self.on_progress = on_progress or (lambda sent, total: None)
 
     def chunks(self):
         """The body from its start (each attempt of a retried request sends it again)."""

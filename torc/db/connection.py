@@ -13,7 +13,7 @@ import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase
 
 #: Bump when a model changes in a way an existing database does not have.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DEFAULT_SQLITE_PATH = "torc.db"
 

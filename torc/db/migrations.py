@@ -11,7 +11,7 @@ import json
 import click
 
 from torc.db.connection import DatabaseError, SCHEMA_VERSION, database_proxy, describe, is_sqlite, make_database, write_transaction
-from torc.db.models import Job, SchemaVersion, SlurmScheduler, Workflow, WorkflowAction, WorkflowActionJob
+from torc.db.models import SPARSE_JOB_COLUMNS, Job, SchemaVersion, SlurmScheduler, Workflow, WorkflowAction, WorkflowActionJob
 
 
 def _v1_to_v2() -> None:
@@ -38,8 +38,16 @@ def _v1_to_v2() -> None:
         bulk_update("job", "input_hash", [(job_id, fresh) for job_id, (_, stored, fresh) in fingerprints.compute(workflow_id).items() if stored != fresh])
 
 
+def _v2_to_v3() -> None:
+    """Version 3: the indexes of the mostly-NULL job columns leave NULL out (``SPARSE_JOB_COLUMNS``)."""
+    db = database_proxy.obj
+    for name in SPARSE_JOB_COLUMNS:
+        db.execute_sql(f'DROP INDEX IF EXISTS "job_{getattr(Job, name).column_name}"')
+    Job._schema.create_indexes(safe=True)  # the dropped ones, as the model now defines them
+
+
 #: found version → the step that upgrades it by one.
-STEPS = {1: _v1_to_v2}
+STEPS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(target: str | None) -> list[int]:

@@ -170,12 +170,12 @@ class Job(BaseModel):
     cancel_on_blocking_job_failure = pw.BooleanField(default=True)
     supports_termination = pw.BooleanField(default=False)
     resource_requirements = pw.ForeignKeyField(ResourceRequirements, null=True, on_delete="RESTRICT")
-    scheduler = pw.ForeignKeyField(SlurmScheduler, null=True, on_delete="SET NULL")
-    failure_handler = pw.ForeignKeyField(FailureHandler, null=True, on_delete="SET NULL")
+    scheduler = pw.ForeignKeyField(SlurmScheduler, null=True, on_delete="SET NULL", index=False)
+    failure_handler = pw.ForeignKeyField(FailureHandler, null=True, on_delete="SET NULL", index=False)
     attempt_id = pw.IntegerField(default=1)
     num_blocking = pw.IntegerField(default=0)
     input_hash = pw.TextField(null=True)
-    active_compute_node = pw.ForeignKeyField(ComputeNode, null=True, on_delete="SET NULL")
+    active_compute_node = pw.ForeignKeyField(ComputeNode, null=True, on_delete="SET NULL", index=False)
 
     class Meta:
         indexes = (
@@ -184,6 +184,15 @@ class Job(BaseModel):
             (("workflow", "status", "resource_requirements", "id"), False),
             (("workflow", "name"), False),
         )
+
+
+#: Job columns that are mostly NULL (most jobs name no scheduler or failure handler, and only
+#: running jobs have a compute node). Their indexes, which serve the ON DELETE SET NULL lookups,
+#: leave NULL out: creating 100,000 jobs then writes three index entries fewer per job.
+SPARSE_JOB_COLUMNS = ("scheduler", "failure_handler", "active_compute_node")
+for _name in SPARSE_JOB_COLUMNS:
+    _field = getattr(Job, _name)
+    Job.add_index(Job.index(_field, name=f"job_{_field.column_name}").where(_field.is_null(False)))
 
 
 class JobDependsOn(BaseModel):

@@ -105,20 +105,19 @@ JOB_COLUMNS = [
 ]
 
 
-def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> list[int]:
-    """Insert validated jobs of one workflow and their relationships; return the new ids in order.
+def insert_jobs(workflow_id: int, jobs: list[dict]) -> list[int]:
+    """Insert validated API jobs of one workflow (ids for references) and their relationships;
+    return the new ids in order. Must run inside a write transaction.
 
-    Must run inside a write transaction. References are checked for the whole batch at once,
-    unless ``checked`` says the caller resolved them itself within this transaction. Jobs come
-    with their ``input_hash`` (spec creation computes it) or get one at initialization.
+    References are checked for the whole batch at once. Jobs come with their ``input_hash`` or
+    get one at initialization.
     """
     default_rr = (
         ResourceRequirements.select(ResourceRequirements.id)
         .where(ResourceRequirements.workflow == workflow_id, ResourceRequirements.name == "default")
         .scalar()
     )
-    references = {} if checked else {**SCALAR_REFERENCES, **{k: v[2] for k, v in RELATIONSHIPS.items()}}
-    for name, model in references.items():
+    for name, model in {**SCALAR_REFERENCES, **{k: v[2] for k, v in RELATIONSHIPS.items()}}.items():
         values = []
         for job in jobs:
             value = job.get(name)
@@ -133,16 +132,24 @@ def insert_jobs(workflow_id: int, jobs: list[dict], checked: bool = False) -> li
             job.get("resource_requirements_id") or default_rr, job.get("scheduler_id"), job.get("failure_handler_id"),
             job.get("attempt_id", 1), 0, job.get("input_hash"),
         ))
+    links = {
+        attr: [(position, other_id) for position, job in enumerate(jobs) for other_id in dict.fromkeys(job.get(attr) or [])]
+        for attr in RELATIONSHIPS
+    }
+    return store_jobs(workflow_id, rows, links)
+
+
+def store_jobs(workflow_id: int, rows: list[tuple], links: dict[str, list[tuple[int, int]]]) -> list[int]:
+    """Write job rows (tuples in ``JOB_COLUMNS`` order) whose references are already checked,
+    and their relationships: ``links[attr]`` holds (position of the job in ``rows``, id of the
+    other side) per ``RELATIONSHIPS`` field. Returns the new job ids in order."""
     if any(row[-1] is None for row in rows):
         fingerprints.mark_stale(workflow_id)  # new jobs (and the edges files will give them) need fingerprints
     new_ids = bulk_insert("job", JOB_COLUMNS, rows, returning_ids=True)
-    for attr, (join, other, _) in RELATIONSHIPS.items():
-        links = [
-            (job_id, other_id, workflow_id)
-            for job_id, job in zip(new_ids, jobs)
-            for other_id in dict.fromkeys(job.get(attr) or [])
-        ]
-        bulk_insert(join._meta.table_name, ["job_id", getattr(join, other).column_name, "workflow_id"], links)
+    for attr, pairs in links.items():
+        join, other, _ = RELATIONSHIPS[attr]
+        columns = ["job_id", getattr(join, other).column_name, "workflow_id"]
+        bulk_insert(join._meta.table_name, columns, [(new_ids[position], other_id, workflow_id) for position, other_id in pairs])
     return new_ids
 
 
@@ -158,6 +165,15 @@ def _insert_named(model, workflow_id: int, rows: list[dict], kind: str) -> dict[
     return dict(zip(names, ids))
 
 
+#: Spec job lists of names that become relationships: (field, spec key, kind of the named records).
+LINKED_NAMES = [
+    ("input_file_ids", "input_files", "file"),
+    ("output_file_ids", "output_files", "file"),
+    ("input_user_data_ids", "input_user_data", "user_data"),
+    ("output_user_data_ids", "output_user_data", "user_data"),
+]
+
+
 def _lookup(mapping: dict[str, int], names, kind: str, job: str) -> list[int]:
     try:
         return [mapping[name] for name in names]
@@ -165,10 +181,12 @@ def _lookup(mapping: dict[str, int], names, kind: str, job: str) -> list[int]:
         raise Invalid(f"job {job!r}: unknown {kind} {exc.args[0]!r}") from None
 
 
-def create_from_records(records: dict) -> dict:
+def create_from_records(records: dict, place: bool = False) -> dict:
     """Create a workflow and all its records from an expanded spec (names, not ids).
 
-    Must run inside a write transaction: any error leaves nothing behind.
+    Must run inside a write transaction: any error leaves nothing behind. ``place`` writes each
+    job already ready (no upstream) or blocked (by all its upstreams) and returns their
+    ``ready_ids``: the placement of a first run, for ``lifecycle.create_and_initialize``.
     """
     workflow = create_workflow_row(dict(records["workflow"]))
     wf = workflow.id
@@ -210,30 +228,32 @@ def create_from_records(records: dict) -> dict:
     produced = {name for job in jobs for name in job.get("output_user_data", [])}
     contents = {u["name"]: None if u["name"] in produced or u.get("is_ephemeral") else u["data"] for u in user_data}
     rows = []
-    for job, upstream in zip(jobs, upstreams):
+    links: dict[str, list[tuple[int, int]]] = {attr: [] for attr in RELATIONSHIPS if attr != "depends_on_job_ids"}
+    default_rr = rr_ids["default"]
+    ids_by_kind = {"file": file_ids, "user_data": user_data_ids}
+    uninitialized, ready, blocked = int(JobStatus.UNINITIALIZED), int(JobStatus.READY), int(JobStatus.BLOCKED)
+    for i, (job, upstream) in enumerate(zip(jobs, upstreams)):
         name = job["name"]
-        input_user_data = _lookup(user_data_ids, job.get("input_user_data", []), "user_data", name)
-        input_file_ids = _lookup(file_ids, job.get("input_files", []), "file", name)
-        rows.append({
-            "name": name,
-            "command": job["command"],
-            "invocation_script": job.get("invocation_script"),
-            "cancel_on_blocking_job_failure": job.get("cancel_on_blocking_job_failure", True),
-            "supports_termination": job.get("supports_termination", False),
-            "resource_requirements_id": _lookup(rr_ids, [job.get("resource_requirements") or "default"], "resource_requirements", name)[0],
-            "failure_handler_id": _lookup(handler_ids, [job["failure_handler"]], "failure_handler", name)[0] if job.get("failure_handler") else None,
-            "scheduler_id": _lookup(scheduler_ids, [job["scheduler"]], "scheduler", name)[0] if job.get("scheduler") else None,
-            "input_file_ids": input_file_ids,
-            "output_file_ids": _lookup(file_ids, job.get("output_files", []), "file", name),
-            "input_user_data_ids": input_user_data,
-            "output_user_data_ids": _lookup(user_data_ids, job.get("output_user_data", []), "user_data", name),
-            "input_hash": fingerprints.fingerprint(
-                job["command"], job.get("invocation_script"), set(input_file_ids),
-                {(ud_id, contents[ud]) for ud_id, ud in zip(input_user_data, job.get("input_user_data", []))},
-                [names[i] for i in upstream],
+        ids = {}  # relationship → ids, for the jobs that read or write files or user data
+        for attr, key, kind in LINKED_NAMES:
+            if job.get(key):
+                ids[attr] = _lookup(ids_by_kind[kind], job[key], kind, name)
+                links[attr].extend((i, other) for other in dict.fromkeys(ids[attr]))
+        input_user_data = zip(ids.get("input_user_data_ids", ()), job.get("input_user_data", ()))
+        rr = job.get("resource_requirements")
+        rows.append((
+            wf, name, job["command"], job.get("invocation_script"), (blocked if upstream else ready) if place else uninitialized,
+            job.get("cancel_on_blocking_job_failure", True), job.get("supports_termination", False),
+            _lookup(rr_ids, [rr], "resource_requirements", name)[0] if rr else default_rr,
+            _lookup(scheduler_ids, [job["scheduler"]], "scheduler", name)[0] if job.get("scheduler") else None,
+            _lookup(handler_ids, [job["failure_handler"]], "failure_handler", name)[0] if job.get("failure_handler") else None,
+            1, len(upstream) if place else 0,
+            fingerprints.fingerprint(
+                job["command"], job.get("invocation_script"), set(ids.get("input_file_ids", ())),
+                {(ud_id, contents[ud]) for ud_id, ud in input_user_data}, [names[i] for i in upstream],
             ),
-        })
-    job_ids = insert_jobs(wf, rows, checked=True)
+        ))
+    job_ids = store_jobs(wf, rows, links)
     # Explicit and implicit edges at once: initialization then finds nothing new to check.
     edges = [(job_ids[i], job_ids[up], wf) for i, upstream in enumerate(upstreams) for up in upstream]
     bulk_insert("job_depends_on", ["job_id", "depends_on_job_id", "workflow_id"], edges)
@@ -253,13 +273,16 @@ def create_from_records(records: dict) -> dict:
             "action_config": json.dumps(config, sort_keys=True),
             "persistent": action.get("persistent", False),
         }, ids)
-    return {
+    created = {
         "workflow": workflow,
         "num_jobs": len(job_ids),
         "num_dependencies": len(edges) - sum(map(len, implicit.values())),
         "num_files": len(file_ids),
         "num_user_data": len(user_data_ids),
     }
+    if place:
+        created["ready_ids"] = [job_id for job_id, upstream in zip(job_ids, upstreams) if not upstream]
+    return created
 
 
 def insert_implicit_edges(workflow_id: int) -> int:

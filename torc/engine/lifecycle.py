@@ -3,7 +3,7 @@
 from torc.db.connection import database_proxy
 from torc.db.models import File, Job, UserData, WorkflowResult, WorkflowStatus
 from torc.engine import actions, cycles, fingerprints, propagation, queries
-from torc.engine.creation import check_references, insert_implicit_edges
+from torc.engine.creation import check_references, create_from_records, insert_implicit_edges
 from torc.engine.errors import Conflict
 from torc.engine.events import record_event
 from torc.engine.sql import bulk_update, in_chunks
@@ -45,11 +45,31 @@ def initialize_jobs(workflow_id: int, only_uninitialized: bool = False, clear_ep
     ).execute()
     fingerprints.refresh_placed(workflow_id, all_jobs=not only_uninitialized, stale=status.input_hashes_stale or new_edges > 0)
     ready, canceled = propagation.evaluate_uninitialized(workflow_id)
+    return _run_started(status, ready, canceled, "workflow_reinitialized" if only_uninitialized else "workflow_started")
+
+
+def create_and_initialize(records: dict) -> dict:
+    """Create a workflow from an expanded spec and start its first run, in the caller's transaction.
+
+    The same outcome as ``create_from_records`` followed by ``initialize_jobs``, but each job row
+    is written once, already placed: a new workflow has no finished, reset or canceled job, so a
+    job is ready without upstream edges and blocked by all of them otherwise. Returns what
+    creation returns, with ``num_ready``.
+    """
+    created = create_from_records(records, place=True)
+    workflow_id = created["workflow"].id
+    UserData.update(data=None).where(UserData.workflow == workflow_id, UserData.is_ephemeral == True).execute()  # noqa: E712
+    started = _run_started(queries.workflow_status(workflow_id), set(created.pop("ready_ids")), set(), "workflow_started")
+    return {**created, "num_ready": started["num_ready"]}
+
+
+def _run_started(status: WorkflowStatus, ready: set[int], canceled: set[int], kind: str) -> dict:
+    """What every (re)initialization ends with, once the jobs are placed: actions, event, wake-up."""
+    workflow_id = status.workflow_id
     WorkflowStatus.update(is_canceled=False, has_detected_need_to_run_completion_script=False).where(WorkflowStatus.id == status.id).execute()
     actions.reset_actions(workflow_id)
     if queries.is_complete(workflow_id):
         actions.fire_workflow_complete(workflow_id)
-    kind = "workflow_reinitialized" if only_uninitialized else "workflow_started"
     record_event(workflow_id, kind, f"{len(ready)} jobs ready", num_ready=len(ready), num_canceled=len(canceled), run_id=status.run_id)
     jobs_changed()
     return {"workflow_id": workflow_id, "num_ready": len(ready), "num_canceled": len(canceled)}

@@ -4,6 +4,7 @@ Shared by the CLI and by anything else that drives a workflow (``torc run``, Slu
 
 * :func:`create_workflow_from_spec`: an expanded spec (``torc.spec``) → a new workflow, in one request;
 * :func:`initialize_workflow`: check required input files, record file mtimes, place every job;
+* :func:`create_and_initialize_workflow`: both of the above, creation and placement in one request;
 * :func:`plan_reinitialize` / :func:`reinitialize_workflow`: rerun only what changed since the
   last run (modified inputs, missing outputs, changed commands) and everything downstream;
 * :func:`reset_workflow`: put failed (or all) jobs back to uninitialized, optionally reinitializing.
@@ -13,7 +14,7 @@ jobs run. Errors a user can fix are :class:`WorkflowOpsError`; server errors sta
 """
 
 from torc.workflow_ops.errors import WorkflowOpsError
-from torc.workflow_ops.initialize import initialize_workflow, missing_required_files
+from torc.workflow_ops.initialize import create_and_initialize_workflow, initialize_workflow, missing_required_files
 from torc.workflow_ops.reinitialize import (
     ReinitializePlan,
     ReinitializeResult,
@@ -27,6 +28,7 @@ __all__ = [
     "ReinitializePlan",
     "ReinitializeResult",
     "WorkflowOpsError",
+    "create_and_initialize_workflow",
     "create_workflow_from_spec",
     "initialize_workflow",
     "missing_required_files",

@@ -16,15 +16,15 @@ from torc.openapi_client.models import FileModel
 MTIME_TOLERANCE_SECONDS = 1e-6
 
 
-def local_path(file: FileModel, base_dir: str | os.PathLike | None) -> Path:
-    """The file's path on this machine: relative paths are relative to ``base_dir`` (default: cwd)."""
-    return Path(base_dir or ".") / file.path
-
-
 def current_mtime(file: FileModel, base_dir: str | os.PathLike | None) -> float | None:
     """The file's modification time now, or None if it does not exist."""
+    return path_mtime(file.path, base_dir)
+
+
+def path_mtime(path: str, base_dir: str | os.PathLike | None) -> float | None:
+    """Modification time of a workflow file path now (relative to ``base_dir``), or None if absent."""
     try:
-        return local_path(file, base_dir).stat().st_mtime
+        return (Path(base_dir or ".") / path).stat().st_mtime
     except FileNotFoundError:
         return None
 

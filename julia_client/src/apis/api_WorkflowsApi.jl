@@ -239,27 +239,29 @@ const _returntypes_create_workflow_from_spec_WorkflowsApi = Dict{Regex,Type}(
     Regex("^" * replace("0", "x"=>".") * "\$") => DefaultErrorResponse,
 )
 
-function _oacinternal_create_workflow_from_spec(_api::WorkflowsApi, workflow_spec_records::WorkflowSpecRecords; _mediaType=nothing)
+function _oacinternal_create_workflow_from_spec(_api::WorkflowsApi, workflow_spec_records::WorkflowSpecRecords; initialize=nothing, _mediaType=nothing)
     _ctx = OpenAPI.Clients.Ctx(_api.client, "POST", _returntypes_create_workflow_from_spec_WorkflowsApi, "/workflows/from_spec", [], workflow_spec_records)
+    OpenAPI.Clients.set_param(_ctx.query, "initialize", initialize; style="form", is_explode=true)  # type Bool
     OpenAPI.Clients.set_header_accept(_ctx, ["application/json", ])
     OpenAPI.Clients.set_header_content_type(_ctx, (_mediaType === nothing) ? ["application/json", ] : [_mediaType])
     return _ctx
 end
 
-@doc raw"""Create a workflow and all its records from an expanded spec, atomically.
+@doc raw"""Create a workflow and all its records from an expanded spec, atomically (and initialize it, if asked).
 
 Params:
 - `workflow_spec_records`::`WorkflowSpecRecords` (required)
+- `initialize`::`Bool`
 
 Return: `CreateWorkflowFromSpecResponse`, `OpenAPI.Clients.ApiResponse`
 """
-function create_workflow_from_spec(_api::WorkflowsApi, workflow_spec_records::WorkflowSpecRecords; _mediaType=nothing)
-    _ctx = _oacinternal_create_workflow_from_spec(_api, workflow_spec_records; _mediaType=_mediaType)
+function create_workflow_from_spec(_api::WorkflowsApi, workflow_spec_records::WorkflowSpecRecords; initialize=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_create_workflow_from_spec(_api, workflow_spec_records; initialize=initialize, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx)
 end
 
-function create_workflow_from_spec(_api::WorkflowsApi, response_stream::Channel, workflow_spec_records::WorkflowSpecRecords; _mediaType=nothing)
-    _ctx = _oacinternal_create_workflow_from_spec(_api, workflow_spec_records; _mediaType=_mediaType)
+function create_workflow_from_spec(_api::WorkflowsApi, response_stream::Channel, workflow_spec_records::WorkflowSpecRecords; initialize=nothing, _mediaType=nothing)
+    _ctx = _oacinternal_create_workflow_from_spec(_api, workflow_spec_records; initialize=initialize, _mediaType=_mediaType)
     return OpenAPI.Clients.exec(_ctx, response_stream)
 end
 

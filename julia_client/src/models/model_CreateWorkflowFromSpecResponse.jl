@@ -8,6 +8,7 @@
         num_dependencies=nothing,
         num_files=nothing,
         num_jobs=nothing,
+        num_ready=nothing,
         num_user_data=nothing,
         workflow=nothing,
     )
@@ -15,6 +16,7 @@
     - num_dependencies::Int64 : Explicit job→job edges
     - num_files::Int64
     - num_jobs::Int64
+    - num_ready::Int64 : Jobs ready to run; null unless initialize
     - num_user_data::Int64
     - workflow::WorkflowModel
 """
@@ -22,17 +24,18 @@ Base.@kwdef mutable struct CreateWorkflowFromSpecResponse <: OpenAPI.APIModel
     num_dependencies::Union{Nothing, Int64} = nothing
     num_files::Union{Nothing, Int64} = nothing
     num_jobs::Union{Nothing, Int64} = nothing
+    num_ready::Union{Nothing, Int64} = nothing
     num_user_data::Union{Nothing, Int64} = nothing
     workflow = nothing # spec type: Union{ Nothing, WorkflowModel }
 
-    function CreateWorkflowFromSpecResponse(num_dependencies, num_files, num_jobs, num_user_data, workflow, )
-        o = new(num_dependencies, num_files, num_jobs, num_user_data, workflow, )
+    function CreateWorkflowFromSpecResponse(num_dependencies, num_files, num_jobs, num_ready, num_user_data, workflow, )
+        o = new(num_dependencies, num_files, num_jobs, num_ready, num_user_data, workflow, )
         OpenAPI.validate_properties(o)
         return o
     end
 end # type CreateWorkflowFromSpecResponse
 
-const _property_types_CreateWorkflowFromSpecResponse = Dict{Symbol,String}(Symbol("num_dependencies")=>"Int64", Symbol("num_files")=>"Int64", Symbol("num_jobs")=>"Int64", Symbol("num_user_data")=>"Int64", Symbol("workflow")=>"WorkflowModel", )
+const _property_types_CreateWorkflowFromSpecResponse = Dict{Symbol,String}(Symbol("num_dependencies")=>"Int64", Symbol("num_files")=>"Int64", Symbol("num_jobs")=>"Int64", Symbol("num_ready")=>"Int64", Symbol("num_user_data")=>"Int64", Symbol("workflow")=>"WorkflowModel", )
 OpenAPI.property_type(::Type{ CreateWorkflowFromSpecResponse }, name::Symbol) = Union{Nothing,eval(Base.Meta.parse(_property_types_CreateWorkflowFromSpecResponse[name]))}
 
 function OpenAPI.check_required(o::CreateWorkflowFromSpecResponse)
@@ -48,6 +51,7 @@ function OpenAPI.validate_properties(o::CreateWorkflowFromSpecResponse)
     OpenAPI.validate_property(CreateWorkflowFromSpecResponse, Symbol("num_dependencies"), o.num_dependencies)
     OpenAPI.validate_property(CreateWorkflowFromSpecResponse, Symbol("num_files"), o.num_files)
     OpenAPI.validate_property(CreateWorkflowFromSpecResponse, Symbol("num_jobs"), o.num_jobs)
+    OpenAPI.validate_property(CreateWorkflowFromSpecResponse, Symbol("num_ready"), o.num_ready)
     OpenAPI.validate_property(CreateWorkflowFromSpecResponse, Symbol("num_user_data"), o.num_user_data)
     OpenAPI.validate_property(CreateWorkflowFromSpecResponse, Symbol("workflow"), o.workflow)
 end
@@ -65,6 +69,11 @@ function OpenAPI.validate_property(::Type{ CreateWorkflowFromSpecResponse }, nam
     end
 
     if name === Symbol("num_jobs")
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :maximum, val, 2147483647, false)
+        OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :minimum, val, -2147483648, false)
+    end
+
+    if name === Symbol("num_ready")
         OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :maximum, val, 2147483647, false)
         OpenAPI.validate_param(name, "CreateWorkflowFromSpecResponse", :minimum, val, -2147483648, false)
     end

@@ -7,6 +7,7 @@ join tables and appear in the API as id lists.
 from marshmallow import fields, validate
 
 from torc.api.base import BASE_PATH, ApiSchema, Blueprint, WorkflowListArgs
+from torc.api.bulk import without_cyclic_gc
 from torc.api.crud import Crud, register_crud, workflow_or_404
 from torc.api.errors import unprocessable
 from torc.api.fields import JobStatusField
@@ -188,6 +189,7 @@ def create_job(data):
 
 
 @blp.route("/bulk_jobs", methods=["POST"], endpoint="create_jobs")
+@without_cyclic_gc
 @blp.arguments(JobsModel)
 @blp.response(200, CreateJobsResponse)
 @blp.alt_response(404, description="No such workflow")

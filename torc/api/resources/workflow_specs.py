@@ -9,11 +9,13 @@ creation never leaves a half-created workflow behind. Additive to the upstream A
 from marshmallow import fields, validate
 
 from torc.api.base import ApiSchema
+from torc.api.bulk import without_cyclic_gc
 from torc.api.fields import FastNestedList
 from torc.api.resources.workflow_actions import ACTION_TYPES, TRIGGER_TYPES
 from torc.api.resources.workflows import WorkflowModel, attach_status, blp
 from torc.db.connection import write_transaction
 from torc.engine.creation import create_from_records
+from torc.engine.lifecycle import create_and_initialize
 
 NAMES = fields.List(fields.String(), load_default=list)
 
@@ -102,24 +104,34 @@ class WorkflowSpecRecords(ApiSchema):
     actions = fields.List(fields.Nested(SpecAction), load_default=list)
 
 
+class CreateWorkflowFromSpecArgs(ApiSchema):
+    initialize = fields.Boolean(load_default=False, metadata={
+        "description": "Also start the workflow's first run, as initialize_jobs would, in the same transaction "
+                       "(each job is written once, already ready or blocked)",
+    })
+
+
 class CreateWorkflowFromSpecResponse(ApiSchema):
     workflow = fields.Nested(WorkflowModel, required=True)
     num_jobs = fields.Integer(required=True)
     num_dependencies = fields.Integer(required=True, metadata={"description": "Explicit job→job edges"})
     num_files = fields.Integer(required=True)
     num_user_data = fields.Integer(required=True)
+    num_ready = fields.Integer(allow_none=True, metadata={"description": "Jobs ready to run; null unless initialize"})
 
 
 @blp.route("/workflows/from_spec", methods=["POST"], endpoint="create_workflow_from_spec")
+@without_cyclic_gc
+@blp.arguments(CreateWorkflowFromSpecArgs, location="query")
 @blp.arguments(WorkflowSpecRecords)
 @blp.response(200, CreateWorkflowFromSpecResponse)
 @blp.doc(
     operationId="create_workflow_from_spec",
-    summary="Create a workflow and all its records from an expanded spec, atomically.",
+    summary="Create a workflow and all its records from an expanded spec, atomically (and initialize it, if asked).",
 )
-def create_workflow_from_spec(records):
+def create_workflow_from_spec(args, records):
     with write_transaction():
-        created = create_from_records(records)
+        created = create_and_initialize(records) if args["initialize"] else create_from_records(records)
     attach_status([created["workflow"]])
     return created
 

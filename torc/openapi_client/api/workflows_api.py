@@ -1674,6 +1674,7 @@ class WorkflowsApi:
     def create_workflow_from_spec(
         self,
         workflow_spec_records: WorkflowSpecRecords,
+        initialize: Annotated[Optional[StrictBool], Field(description="Also start the workflow's first run, as initialize_jobs would, in the same transaction (each job is written once, already ready or blocked)")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1687,11 +1688,13 @@ class WorkflowsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> CreateWorkflowFromSpecResponse:
-        """Create a workflow and all its records from an expanded spec, atomically.
+        """Create a workflow and all its records from an expanded spec, atomically (and initialize it, if asked).
 
 
         :param workflow_spec_records: (required)
         :type workflow_spec_records: WorkflowSpecRecords
+        :param initialize: Also start the workflow's first run, as initialize_jobs would, in the same transaction (each job is written once, already ready or blocked)
+        :type initialize: bool
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -1716,6 +1719,7 @@ class WorkflowsApi:
 
         _param = self._create_workflow_from_spec_serialize(
             workflow_spec_records=workflow_spec_records,
+            initialize=initialize,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -1743,6 +1747,7 @@ class WorkflowsApi:
     def create_workflow_from_spec_with_http_info(
         self,
         workflow_spec_records: WorkflowSpecRecords,
+        initialize: Annotated[Optional[StrictBool], Field(description="Also start the workflow's first run, as initialize_jobs would, in the same transaction (each job is written once, already ready or blocked)")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1756,11 +1761,13 @@ class WorkflowsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> ApiResponse[CreateWorkflowFromSpecResponse]:
-        """Create a workflow and all its records from an expanded spec, atomically.
+        """Create a workflow and all its records from an expanded spec, atomically (and initialize it, if asked).
 
 
         :param workflow_spec_records: (required)
         :type workflow_spec_records: WorkflowSpecRecords
+        :param initialize: Also start the workflow's first run, as initialize_jobs would, in the same transaction (each job is written once, already ready or blocked)
+        :type initialize: bool
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -1785,6 +1792,7 @@ class WorkflowsApi:
 
         _param = self._create_workflow_from_spec_serialize(
             workflow_spec_records=workflow_spec_records,
+            initialize=initialize,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -1812,6 +1820,7 @@ class WorkflowsApi:
     def create_workflow_from_spec_without_preload_content(
         self,
         workflow_spec_records: WorkflowSpecRecords,
+        initialize: Annotated[Optional[StrictBool], Field(description="Also start the workflow's first run, as initialize_jobs would, in the same transaction (each job is written once, already ready or blocked)")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1825,11 +1834,13 @@ class WorkflowsApi:
         _headers: Optional[Dict[StrictStr, Any]] = None,
         _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
     ) -> RESTResponseType:
-        """Create a workflow and all its records from an expanded spec, atomically.
+        """Create a workflow and all its records from an expanded spec, atomically (and initialize it, if asked).
 
 
         :param workflow_spec_records: (required)
         :type workflow_spec_records: WorkflowSpecRecords
+        :param initialize: Also start the workflow's first run, as initialize_jobs would, in the same transaction (each job is written once, already ready or blocked)
+        :type initialize: bool
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
                                  timeout. It can also be a pair (tuple) of
@@ -1854,6 +1865,7 @@ class WorkflowsApi:
 
         _param = self._create_workflow_from_spec_serialize(
             workflow_spec_records=workflow_spec_records,
+            initialize=initialize,
             _request_auth=_request_auth,
             _content_type=_content_type,
             _headers=_headers,
@@ -1876,6 +1888,7 @@ class WorkflowsApi:
     def _create_workflow_from_spec_serialize(
         self,
         workflow_spec_records,
+        initialize,
         _request_auth,
         _content_type,
         _headers,
@@ -1898,6 +1911,10 @@ class WorkflowsApi:
 
         # process the path parameters
         # process the query parameters
+        if initialize is not None:
+            
+            _query_params.append(('initialize', initialize))
+            
         # process the header parameters
         # process the form parameters
         # process the body parameter

@@ -18,7 +18,7 @@ import re  # noqa: F401
 import json
 
 from pydantic import BaseModel, ConfigDict, Field
-from typing import Any, ClassVar, Dict, List
+from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from torc.openapi_client.models.workflow_model import WorkflowModel
 from typing import Optional, Set
@@ -32,9 +32,10 @@ class CreateWorkflowFromSpecResponse(BaseModel):
     num_dependencies: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)] = Field(description="Explicit job→job edges")
     num_files: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     num_jobs: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
+    num_ready: Optional[Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]] = Field(default=None, description="Jobs ready to run; null unless initialize")
     num_user_data: Annotated[int, Field(le=2147483647, strict=True, ge=-2147483648)]
     workflow: WorkflowModel
-    __properties: ClassVar[List[str]] = ["num_dependencies", "num_files", "num_jobs", "num_user_data", "workflow"]
+    __properties: ClassVar[List[str]] = ["num_dependencies", "num_files", "num_jobs", "num_ready", "num_user_data", "workflow"]
 
     model_config = ConfigDict(
         validate_by_name=True,
@@ -78,6 +79,11 @@ class CreateWorkflowFromSpecResponse(BaseModel):
         # override the default output from pydantic by calling `to_dict()` of workflow
         if self.workflow:
             _dict['workflow'] = self.workflow.to_dict()
+        # set to None if num_ready (nullable) is None
+        # and model_fields_set contains the field
+        if self.num_ready is None and "num_ready" in self.model_fields_set:
+            _dict['num_ready'] = None
+
         return _dict
 
     @classmethod
@@ -93,6 +99,7 @@ class CreateWorkflowFromSpecResponse(BaseModel):
             "num_dependencies": obj.get("num_dependencies"),
             "num_files": obj.get("num_files"),
             "num_jobs": obj.get("num_jobs"),
+            "num_ready": obj.get("num_ready"),
             "num_user_data": obj.get("num_user_data"),
             "workflow": WorkflowModel.from_dict(obj["workflow"]) if obj.get("workflow") is not None else None
         })
