@@ -1,18 +1,16 @@
 """A completion costs the same whatever the size of the workflow and of the actions watching the job.
 
-Work is counted by the database itself, not by the clock: on SQLite the virtual-machine
-instructions the completion executes (a progress handler called for every instruction), on
-PostgreSQL the table rows it reads (``pg_stat_xact_user_tables`` of the transaction). The engine
+Work is counted by the database itself, not by the clock (``tests.support.work``). The engine
 runs in this process against the test database (``api_url`` empties it first).
 """
 
-from torc.db.connection import database_proxy, is_sqlite, open_database, write_transaction
+from torc.db.connection import open_database, write_transaction
 from torc.db.models import Job, WorkflowAction
 from torc.engine import lifecycle, transitions
 from torc.engine.creation import create_from_records
 from torc.status import JobStatus
 
-ROWS_READ = "SELECT COALESCE(SUM(seq_tup_read), 0) + COALESCE(SUM(idx_tup_fetch), 0) FROM pg_stat_xact_user_tables"
+from tests.support.work import work_of
 
 
 def workflow_watched_by_one_action(size: int) -> tuple[int, int]:
@@ -42,25 +40,8 @@ def work_of_one_completion(size: int) -> int:
     with write_transaction():
         wf, job_id = workflow_watched_by_one_action(size)
     result = {"compute_node_id": 1, "return_code": 0, "exec_time_minutes": 0.0, "completion_time": "2026-01-01T00:00:00Z"}
-    db = database_proxy.obj
     with write_transaction():
-        if is_sqlite():
-            steps = [0]
-
-            def count():
-                steps[0] += 1
-                return 0
-
-            db.connection().set_progress_handler(count, 1)
-            try:
-                transitions.complete_jobs(wf, 1, [transitions.Completion(job_id, JobStatus.COMPLETED, result)])
-            finally:
-                db.connection().set_progress_handler(None, 1)
-            work = steps[0]
-        else:
-            before = db.execute_sql(ROWS_READ).fetchone()[0]
-            transitions.complete_jobs(wf, 1, [transitions.Completion(job_id, JobStatus.COMPLETED, result)])
-            work = int(db.execute_sql(ROWS_READ).fetchone()[0] - before)
+        work, _ = work_of(lambda: transitions.complete_jobs(wf, 1, [transitions.Completion(job_id, JobStatus.COMPLETED, result)]))
     counts = {a.trigger_type: a.trigger_count for a in WorkflowAction.select().where(WorkflowAction.workflow == wf)}
     assert counts == {"on_jobs_complete": 1, "on_jobs_ready": size}, "the completion was counted"
     return work

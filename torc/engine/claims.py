@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from torc.db.connection import write_transaction
 from torc.engine import queries
 from torc.engine.errors import Conflict, Invalid
-from torc.engine.sql import ids_of, marks, row_lock, rows
+from torc.engine.sql import ids_of, marks, pinned_sort_key, row_lock, rows
 from torc.engine.wakeup import HUB
 from torc.status import JobStatus
 from torc.units import parse_duration_seconds
@@ -114,8 +114,9 @@ def claim_next_jobs(workflow_id: int, limit: int, compute_node_id: int | None = 
     with write_transaction():
         if queries.run_state(workflow_id).is_canceled:
             return Claim([], "workflow is canceled")
+        status, lead = pinned_sort_key("job.status", int(S.READY))
         ready = ids_of(
-            f"SELECT id FROM job WHERE workflow_id = {marks(1)} AND status = {int(S.READY)} ORDER BY id LIMIT {marks(1)}{row_lock()}",
+            f"SELECT id FROM job WHERE workflow_id = {marks(1)} AND {status} ORDER BY {lead}id LIMIT {marks(1)}{row_lock()}",
             (workflow_id, limit),
         )
         ids = _take(ready, compute_node_id, start)
@@ -177,7 +178,8 @@ def _candidates(workflow_id: int, capacity: Capacity, time_limit: int | None, so
     if time_limit is not None:
         fitting += f" AND rr.runtime_s <= {p}"
         fitting_params.append(time_limit)
-    ready = f"job.workflow_id = {p} AND job.status = {int(S.READY)}"
+    status, lead = pinned_sort_key("job.status", int(S.READY))
+    ready = f"job.workflow_id = {p} AND {status}"
     ready_params = [workflow_id]
     if scheduler_id is not None:
         ready += f" AND (job.scheduler_id IS NULL OR job.scheduler_id = {p})"
@@ -200,7 +202,7 @@ def _candidates(workflow_id: int, capacity: Capacity, time_limit: int | None, so
             (*ready_params, *fitting_params, window),
         )
     found: list[tuple] = []
-    probe = f"SELECT id FROM job WHERE {ready} AND job.resource_requirements_id = {p} ORDER BY id LIMIT {p}{row_lock()}"
+    probe = f"SELECT id FROM job WHERE {ready} AND job.resource_requirements_id = {p} ORDER BY {lead}id LIMIT {p}{row_lock()}"
     for rr_id, *needs in classes:
         found.extend((job_id, *needs) for job_id in ids_of(probe, (*ready_params, rr_id, window - len(found))))
         if len(found) >= window:

@@ -16,7 +16,7 @@ from torc.db.models import (
     WorkflowStatus,
 )
 from torc.engine.errors import NotFound
-from torc.engine.sql import exists, first, marks, rows
+from torc.engine.sql import exists, first, marks, pinned_sort_key, rows
 from torc.status import WORKFLOW_FINISHED, JobStatus
 from torc.units import format_duration
 
@@ -71,7 +71,8 @@ def completion_state(workflow_id: int) -> dict:
 
 
 def has_ready_jobs(workflow_id: int) -> bool:
-    return exists(f"SELECT 1 FROM job WHERE workflow_id = {marks(1)} AND status = {int(S.READY)} LIMIT 1", (workflow_id,))
+    status, lead = pinned_sort_key("job.status", int(S.READY))
+    return exists(f"SELECT 1 FROM job WHERE workflow_id = {marks(1)} AND {status} ORDER BY {lead}job.id LIMIT 1", (workflow_id,))
 
 
 def ready_job_requirements(workflow_id: int, scheduler_config_id: int | None) -> dict:

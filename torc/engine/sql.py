@@ -148,6 +148,23 @@ def row_lock() -> str:
     return "" if is_sqlite() else " FOR UPDATE OF job SKIP LOCKED"
 
 
+def pinned_sort_key(column: str, value: int) -> tuple[str, str]:
+    """``(WHERE term, ORDER BY prefix)`` for "``column`` is ``value``" in a query ordered by the
+    columns after ``column`` in a composite index, written so that PostgreSQL walks that index.
+
+    With ``status = 2 … ORDER BY id``, PostgreSQL's planner may walk the primary key instead and
+    filter whenever its statistics say most jobs are ready (as right after a large workflow is
+    created and analyzed): midway through a run it then steps over every claimed or finished job
+    below the first ready one, 18 ms instead of 0.2 ms per claim with 30,000 of 100,000 jobs
+    claimed. A one-value range keeps the column in the sort key, which only the composite index
+    provides. SQLite picks indexes by their columns, and a range would end its use of the index
+    at that column, so it keeps the equality.
+    """
+    if is_sqlite():
+        return f"{column} = {value}", ""
+    return f"{column} BETWEEN {value} AND {value}", f"{column}, "
+
+
 def changed_rows(cursor) -> int:
     """Rows changed by the statement just run; Python's sqlite3 reports -1 for ``WITH … UPDATE``."""
     if cursor.rowcount >= 0:
