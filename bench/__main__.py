@@ -6,14 +6,17 @@ into ``--out``. ``--smoke`` picks tiny sizes and one repetition (CI).
 """
 
 import argparse
+import compileall
 import os
 import shlex
 import sys
 import time
 
+import torc
 from bench import contention, hop, large, noop, slurm
 from bench.common import postgres_version
 from bench.harness import machine_info, run_benchmark, text_table, write_reports
+from bench.peers.torc_peer import TorcLocal
 
 SUITES = {"noop": noop, "hop": hop, "large": large, "contention": contention, "slurm": slurm}
 
@@ -43,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
                      help="databases for large and contention, repeatable (default: sqlite and postgres)")
     run.add_argument("--run-backend", action="append", choices=["sqlite", "postgres"],
                      help="database of the torc server in noop and hop, repeatable (default: sqlite)")
+    run.add_argument("--noop-mode", action="append", choices=list(TorcLocal.MODES),
+                     help="torc run modes in noop, repeatable (default: resources and queue, each with its default prefetch; "
+                          "the *-no-prefetch modes show the cost of a round trip per job)")
     run.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repetition")
     sizes = run.add_argument_group("sizes (defaults: full / --smoke)")
     sizes.add_argument("--noop-jobs", type=int, help="no-op jobs (10,000 / 40)")
@@ -65,6 +71,7 @@ def main(argv=None) -> int:
             setattr(options, key, smoke if options.smoke else full)
     options.backend = options.backend or ["sqlite", "postgres"]
     options.run_backend = options.run_backend or ["sqlite"]
+    options.noop_mode = options.noop_mode or ["resources", "queue"]
     suites = list(SUITES) if not options.suite or "all" in options.suite else list(dict.fromkeys(options.suite))
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
 
@@ -72,6 +79,10 @@ def main(argv=None) -> int:
     machine = machine_info(postgres_version() if uses_postgres else None)
     print(f"{command}\n{machine['cpus']} CPUs, {machine['memory_gib']} GiB, load {machine['load_average']}, "
           f"torc {machine['torc']} ({machine['torc_commit']})", flush=True)
+    # torc's processes start as they would from an installed package, with its bytecode cached (the
+    # peers' is, in site-packages); an editable install run with PYTHONDONTWRITEBYTECODE would
+    # compile every module again in each `torc run` (≈0.3 s).
+    compileall.compile_dir(os.path.dirname(torc.__file__), quiet=1)
     started = time.perf_counter()
     results = []
     for suite in suites:

@@ -10,7 +10,7 @@ from bench.peers.xargs import Xargs
 
 def benchmarks(options) -> list[Benchmark]:
     jobs = options.noop_jobs
-    torc = [TorcLocal(mode, backend) for backend in options.run_backend for mode in TorcLocal.MODES]
+    torc = [TorcLocal(mode, backend) for backend in options.run_backend for mode in options.noop_mode]
 
     def measure(peer) -> dict:
         figures = peer.run_noop(jobs)

@@ -1,5 +1,6 @@
 """The benchmark harness still runs: ``python -m bench run --suite all --smoke`` (tiny sizes, one
-repetition) end to end, in a subprocess, as docs/performance.md tells people to run it.
+repetition) end to end, in a subprocess, as docs/performance.md tells people to run it, with
+every ``torc run`` mode of the no-op benchmark (the default suite runs two of them).
 
 Peers that are not installed (``pip install -e '.[bench]'``) and a missing Slurm are reported as
 skipped, which is fine here; anything that fails is not. PostgreSQL is required, as for the rest
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.peers.torc_peer import TorcLocal
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.timeout(180)
@@ -26,7 +29,8 @@ def report(tmp_path_factory):
     env = dict(os.environ)
     if "TORC_TEST_POSTGRES_URL" in env:
         env["TORC_BENCH_POSTGRES_URL"] = env["TORC_TEST_POSTGRES_URL"]
-    run = subprocess.run([sys.executable, "-m", "bench", "run", "--suite", "all", "--smoke", "--out", str(out)],
+    modes = [option for mode in TorcLocal.MODES for option in ("--noop-mode", mode)]
+    run = subprocess.run([sys.executable, "-m", "bench", "run", "--suite", "all", "--smoke", *modes, "--out", str(out)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=170)
     assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     [json_file] = out.glob("bench-*.json")
@@ -65,6 +69,12 @@ def test_peers_that_are_installed_ran(report):
         for name, present in installed.items():
             assert found[name]["status"] == ("ok" if present else "skipped"), (benchmark, found[name])
     assert rows(report, "noop")[next(n for n in rows(report, "noop") if n.startswith("xargs"))]["status"] == "ok"
+
+
+def test_noop_runs_each_mode_it_is_given(report):
+    torc_rows = [name for name in rows(report, "noop") if name.startswith("torc run")]
+    assert torc_rows == [TorcLocal(mode).name for mode in TorcLocal.MODES]
+    assert sum("--prefetch 0" in name for name in torc_rows) == 2
 
 
 def test_postgres_and_claims_without_duplicates(report):
