@@ -143,6 +143,9 @@ class JobRunner:
             self._loop()
         finally:
             self._shutdown()
+            # Its kept-alive connection would otherwise hold a stopping server (gunicorn lingers
+            # on open connections): `torc run --standalone` waited 2 s more at its end.
+            self.heartbeat_api.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self.stats
