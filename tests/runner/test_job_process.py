@@ -9,7 +9,9 @@ import time
 
 import pytest
 
+from torc.runner import job_process
 from torc.runner.job_process import ExitWatcher, JobProcess, direct_argv
+from torc.runner.spawn import spawn_with_os
 from torc.runner.watchdog import Watchdog
 
 PATH = os.environ["PATH"]
@@ -56,12 +58,14 @@ def test_anything_a_shell_would_interpret_goes_to_bash(line):
     assert direct_argv(line, PATH) is None
 
 
-@pytest.fixture(params=["posix_spawn", "popen"])
+@pytest.fixture(params=["posix_spawn", "os.posix_spawn", "popen"])
 def spawn_path(request, tmp_path, monkeypatch):
-    """Jobs in the worker's own directory are started by posix_spawn, elsewhere by Popen: run
-    each test both ways."""
-    if request.param == "posix_spawn":
+    """Jobs in the worker's own directory are started by posix_spawn (glibc's through ctypes, or
+    ``os.posix_spawn`` where that is not available), elsewhere by Popen: run each test every way."""
+    if request.param != "popen":
         monkeypatch.chdir(tmp_path)
+    if request.param == "os.posix_spawn":
+        monkeypatch.setattr(job_process, "spawn", spawn_with_os)
     return request.param
 
 
@@ -103,7 +107,7 @@ def test_direct_and_bash_jobs_write_their_output_and_report_signals(tmp_path, sp
     sleeper.send(signal.SIGTERM)
     assert _until(lambda: len(ended) == 3)
     assert sleeper.return_code == -signal.SIGTERM and sleeper.describe_end() == "killed by signal SIGTERM"
-    assert type(sleeper.process).__name__ == ("SpawnedProcess" if spawn_path == "posix_spawn" else "Popen")
+    assert type(sleeper.process).__name__ == ("Popen" if spawn_path == "popen" else "SpawnedProcess")
     watcher.close()
 
 

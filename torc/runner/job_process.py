@@ -1,8 +1,8 @@
 """One running job: a process in its own process group, its output files, its end.
 
 The process gets its own session so that terminating the job reaches every process it started.
-It is started by ``os.posix_spawn`` when it runs in the worker's directory (``Popen`` otherwise),
-which saves a short job a good part of its start-up cost on the worker.
+It is started by ``posix_spawn`` (:mod:`torc.runner.spawn`) when it runs in the worker's directory
+(``Popen`` otherwise), which saves a short job a good part of its start-up cost on the worker.
 
 A command line is run by ``bash -c`` unless it is a plain ``program arg…`` with nothing for a shell
 to interpret (see :func:`direct_argv`): then the program is executed directly. ``bash -c`` would
@@ -25,6 +25,8 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+
+from torc.runner.spawn import spawn
 
 #: Characters that make a command line more than ``program arg…`` for bash (expansions, quoting,
 #: redirections, operators, globs, comments, history, brace expansion).
@@ -130,12 +132,8 @@ class ExitWatcher:
         os.close(self._wake_w)
 
 
-#: Signals Python ignores that a job must get with their default action (as ``Popen`` restores them).
-_DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ") if hasattr(signal, name))
-
-
 class SpawnedProcess:
-    """A child started by ``os.posix_spawn``, with the part of ``Popen``'s interface the worker
+    """A child started by ``posix_spawn``, with the part of ``Popen``'s interface the worker
     uses: ``pid``, ``returncode``, ``poll()``, ``wait()``. The lock keeps two threads (the exit
     watcher and the loop) from reaping the same pid; ``poll`` does not wait for it, as in ``Popen``."""
 
@@ -199,17 +197,12 @@ class JobProcess:
     def _spawn(self, program: str, argv: list[str]):
         """Start ``program`` in a new session, stdin from /dev/null, output to the job's files.
 
-        In the worker's own directory (the usual case) ``os.posix_spawn`` does it: the child opens
-        the files, and there is none of ``Popen``'s per-call Python work, which is a good part of a
-        short job's cost. Elsewhere ``Popen`` does it, as it can change directory.
+        In the worker's own directory (the usual case) ``posix_spawn`` does it: the child opens the
+        files, there is none of ``Popen``'s per-call Python work, and other threads of the worker
+        run while the child starts. Elsewhere ``Popen`` does it, as it can change directory.
         """
         if self.cwd == os.getcwd():
-            create = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-            pid = os.posix_spawn(program, argv, self.env, file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, str(self.stdout_path), create, 0o666),
-                (os.POSIX_SPAWN_OPEN, 2, str(self.stderr_path), create, 0o666),
-            ], setsid=True, setsigdef=_DEFAULT_SIGNALS, setsigmask=())
+            pid = spawn(program, argv, self.env, str(self.stdout_path), str(self.stderr_path))
             return SpawnedProcess(pid)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             return subprocess.Popen(argv, executable=program, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,

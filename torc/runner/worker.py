@@ -242,14 +242,18 @@ class JobRunner:
         idle_since = last_check = time.time()
         idle_timeout = self.config.idle_timeout if self.config.idle_timeout is not None else self.workflow.compute_node_wait_for_new_jobs_seconds
         while True:
-            self._reap()
+            released = self._release_finished()
             end = self._effective_end()
             if end is not None and time.time() >= end:
                 self._request_stop("end time reached")
             if self.stop_reason is not None:
+                self._account(released)
                 return
             self._enforce_runtime_limits()
             started = self._collect_background() + self._start_queued()
+            # The freed slots are refilled first: with short jobs, a slot would otherwise stay
+            # idle for the ended jobs' bookkeeping.
+            self._account(released)
             # Claim first: on the hot path (a job ended, its dependents are ready) that is the
             # only request, and it carries the finished jobs' reports.
             if self._claim_due():
@@ -526,18 +530,29 @@ class JobRunner:
 
     def _reap(self) -> None:
         """Account for every job that exited; their reports go out together with the next claim."""
+        self._account(self._release_finished())
+
+    def _release_finished(self) -> list[tuple[JobProcess, dict]]:
+        """Free the CPUs, memory and GPUs of every job that exited, so that queued jobs can start
+        before :meth:`_account` does the rest of their bookkeeping."""
         if not self._lease_held():
-            return  # the jobs belong to other workers now; shutdown stops what still runs
+            return []  # the jobs belong to other workers now; shutdown stops what still runs
         with self.lock:
             finished, self.finished = self.finished, []
             recovered, self.recovery_reports = self.recovery_reports, []
         for report in recovered:
             self._report(*report)
+        released = []
         for process in finished:
             with self.lock:
                 _, reservation = self.running.pop(process.job_id)
             self.watchdog.remove(process.pid)
             self.gpus.release(reservation["gpu_ids"])
+            released.append((process, reservation))
+        return released
+
+    def _account(self, released: list[tuple[JobProcess, dict]]) -> None:
+        for process, reservation in released:
             self._finish(process, reservation)
 
     def _enforce_runtime_limits(self) -> None:
