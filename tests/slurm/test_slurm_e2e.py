@@ -30,7 +30,21 @@ def api_of(torc):
 
 
 def wait_complete(api, workflow_id: int, timeout: float = 90):
-    wait_for(lambda: api.workflows.is_workflow_complete(workflow_id).is_complete, timeout, f"workflow {workflow_id} to complete")
+    try:
+        wait_for(lambda: api.workflows.is_workflow_complete(workflow_id).is_complete, timeout, f"workflow {workflow_id} to complete")
+    except AssertionError:
+        print_state(api, workflow_id)
+        raise
+
+
+def print_state(api, workflow_id: int) -> None:
+    """What a timed-out test needs to be understood: jobs, results, allocations, and the workers'
+    logs and the allocations' output under the test's folder (the current directory)."""
+    print("JOBS", [(j.name, j.status, j.attempt_id) for j in api.iter_jobs(workflow_id)])
+    print("RESULTS", [(r.job_id, r.attempt_id, r.status, r.return_code) for r in api.iter_results(workflow_id, all_runs=True)])
+    print("ALLOCATIONS", [(r.id, r.scheduler_id, r.status) for r in allocations(api, workflow_id)])
+    for log in sorted(Path("torc_output").glob("*.[eo]")) + sorted(Path("torc_output").glob("job_runner_*.log")):
+        print(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def jobs(api, workflow_id: int) -> dict:
@@ -125,9 +139,7 @@ def test_scancel_of_a_busy_allocation_reruns_its_jobs_in_a_new_allocation(torc):
     try:
         wait_for(lambda: jobs(api, wf)["busy"].status == "ready", 20, "the killed job to be ready again")
     except AssertionError:
-        print("STATE", [(j.name, j.status, j.attempt_id) for j in jobs(api, wf).values()])
-        print("RESULTS", [(r.attempt_id, r.status, r.return_code, r.message) for r in api.iter_results(wf, all_runs=True)])
-        print("NODES", [(n.id, n.is_active, n.compute_node_type) for n in api.iter_compute_nodes(wf)])
+        print_state(api, wf)
         raise
     busy = jobs(api, wf)["busy"]
     assert busy.attempt_id == 2
