@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.slurm.conftest import HERE, slurm_times, wait_for
 from torc.client import make_api
@@ -122,8 +123,8 @@ def test_one_minute_allocation_never_claims_a_five_minute_job(torc):
     assert node.scheduler["slurm_job_id"] == slurm_id
 
 
-def _start_busy_workflow(torc, *options):
-    submitted = torc.json("submit", SPECS / "orphan.yaml", *FAST, *options)
+def _start_busy_workflow(torc, *options, spec=SPECS / "orphan.yaml"):
+    submitted = torc.json("submit", spec, *FAST, *options)
     wf = submitted["workflow_id"]
     api = api_of(torc)
     wait_for(lambda: jobs(api, wf)["busy"].status == "running", 30, "the busy job to run")
@@ -156,6 +157,21 @@ def test_scancel_of_a_busy_allocation_reruns_its_jobs_in_a_new_allocation(torc):
     # parse-logs finds the cancellation in the killed allocation's Slurm output.
     findings = torc.json("slurm", "parse-logs", "torc_output", "--workflow-id", wf)
     assert any(f["category"] == "cancelled" and f"sl{slurm_id}." in f["file"] for f in findings)
+
+
+def test_a_killed_allocation_requests_its_replacement_before_its_slow_worker_actions(torc, tmp_path):
+    """Slurm kills an allocation KillWait seconds after its SIGTERM (5 s in the test cluster, 30 s
+    by default): the dying worker hands its jobs back and requests the replacement before it runs
+    its on_worker_complete actions, which here would outlast that."""
+    spec = yaml.safe_load((SPECS / "orphan.yaml").read_text())
+    spec["actions"].append({"trigger_type": "on_worker_complete", "action_type": "run_commands", "commands": ["sleep 20"], "persistent": True})
+    (tmp_path / "slow_exit.yaml").write_text(yaml.safe_dump(spec))
+    wf, api, slurm_id = _start_busy_workflow(torc, spec=tmp_path / "slow_exit.yaml")
+    subprocess.run(["scancel", slurm_id], check=True)
+    wait_complete(api, wf, timeout=60)
+    assert {j.status for j in jobs(api, wf).values()} == {"completed"}
+    assert [e.data["slurm_job_id"] for e in api.iter_events(wf, category="allocation_resubmitted")] == [
+        str(a.scheduler_id) for a in allocations(api, wf)[1:]]
 
 
 def test_no_auto_resubmit_leaves_a_killed_allocation_unreplaced(torc):

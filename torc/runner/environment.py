@@ -38,8 +38,9 @@ class WorkerEnvironment:
         """Hook: e.g. mark the Slurm allocation active."""
 
     def worker_stopped(self, api, workflow_id: int, stop_reason: str) -> None:
-        """Hook: e.g. mark the Slurm allocation complete. ``stop_reason`` is e.g. ``done``,
-        ``SIGTERM``, ``end time reached``, ``canceled``."""
+        """Hook: e.g. mark the Slurm allocation complete. Called as soon as the jobs are reported,
+        before the worker's closing actions. ``stop_reason`` is e.g. ``done``, ``SIGTERM``,
+        ``end time reached``, ``canceled``."""
 
 
 class RemoteEnvironment(WorkerEnvironment):

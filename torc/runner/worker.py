@@ -827,18 +827,25 @@ class JobRunner:
         self._send_reports()
         self._hand_back_all(self.queued)
         self.queued.clear()
+        if self.stop_reason is None:
+            self.stop_reason = "done"
+        # First, while the jobs' results are fresh: an allocation being killed (scancel, time
+        # limit) has only Slurm's KillWait (30 s by default) until SIGKILL, within which its
+        # killed jobs must be made ready again and their replacement allocation requested. The
+        # worker's own actions, which may run for long, come after.
+        try:
+            self.env.worker_stopped(self.api, self.workflow_id, self.stop_reason)
+        except Exception as exc:  # noqa: BLE001 - shutdown must finish
+            logger.error("could not hand back the jobs of this %s allocation: %s", self.stop_reason, describe_error(exc))
         self.monitor.stop()
         self.watchdog.close()
         self.exits.close()
-        if self.stop_reason is None:
-            self.stop_reason = "done"
         try:
             self._run_actions(["on_workflow_complete", "on_worker_complete"])
             node = self.api.compute_nodes.get_compute_node(self.node_id)
             node.is_active = False
             node.duration_seconds = time.time() - self.started
             self.api.compute_nodes.update_compute_node(self.node_id, node)
-            self.env.worker_stopped(self.api, self.workflow_id, self.stop_reason)
         except Exception as exc:  # noqa: BLE001 - shutdown must finish
             logger.error("could not close compute node %s: %s", self.node_id, describe_error(exc))
 
