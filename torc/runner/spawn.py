@@ -23,13 +23,15 @@ DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ",
 _OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
+def _opens(stdout: str, stderr: str) -> tuple:
+    """The child's standard streams as ``(fd, path, flags)``, each opened with mode 0o666."""
+    return (0, os.devnull, os.O_RDONLY), (1, stdout, _OUTPUT_FLAGS), (2, stderr, _OUTPUT_FLAGS)
+
+
 def spawn_with_os(program: str, argv: list[str], env: dict, stdout: str, stderr: str) -> int:
     """:data:`spawn` by ``os.posix_spawn``, which holds the GIL until the child has exec'd."""
-    return os.posix_spawn(program, argv, env, file_actions=[
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, stdout, _OUTPUT_FLAGS, 0o666),
-        (os.POSIX_SPAWN_OPEN, 2, stderr, _OUTPUT_FLAGS, 0o666),
-    ], setsid=True, setsigdef=DEFAULT_SIGNALS, setsigmask=())
+    actions = [(os.POSIX_SPAWN_OPEN, fd, path, flags, 0o666) for fd, path, flags in _opens(stdout, stderr)]
+    return os.posix_spawn(program, argv, env, file_actions=actions, setsid=True, setsigdef=DEFAULT_SIGNALS, setsigmask=())
 
 
 class GlibcSpawn:
@@ -60,15 +62,14 @@ class GlibcSpawn:
         ):
             if error:
                 raise OSError(error, os.strerror(error), "posix_spawnattr")
-        self.devnull = os.fsencode(os.devnull)
 
     def __call__(self, program: str, argv: list[str], env: dict, stdout: str, stderr: str) -> int:
         libc = self.libc
         actions = ctypes.create_string_buffer(512)
         libc.posix_spawn_file_actions_init(actions)
         try:
-            for fd, path, flags in ((0, self.devnull, os.O_RDONLY), (1, os.fsencode(stdout), _OUTPUT_FLAGS), (2, os.fsencode(stderr), _OUTPUT_FLAGS)):
-                error = libc.posix_spawn_file_actions_addopen(actions, fd, path, flags, 0o666)
+            for fd, path, flags in _opens(stdout, stderr):
+                error = libc.posix_spawn_file_actions_addopen(actions, fd, os.fsencode(path), flags, 0o666)
                 if error:
                     raise OSError(error, os.strerror(error), path)
             entries = [f"{name}={value}".encode("utf-8", "surrogateescape") for name, value in env.items()]

@@ -836,7 +836,7 @@ class JobRunner:
         try:
             self.env.worker_stopped(self.api, self.workflow_id, self.stop_reason)
         except Exception as exc:  # noqa: BLE001 - shutdown must finish
-            logger.error("could not hand back the jobs of this %s allocation: %s", self.stop_reason, describe_error(exc))
+            logger.error("could not close this worker's allocation (stopped: %s): %s", self.stop_reason, describe_error(exc))
         self.monitor.stop()
         self.watchdog.close()
         self.exits.close()
